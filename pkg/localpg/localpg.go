@@ -102,7 +102,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		"-c", "shared_buffers=64MB",
 	)
 	cmd.Stdout, cmd.Stderr = opts.Log, opts.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true, Pdeathsig: syscall.SIGINT}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start postgres: %w", err)
 	}
