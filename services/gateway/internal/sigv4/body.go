@@ -1,0 +1,509 @@
+package sigv4
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+const (
+	// maxChunkSize caps a signed chunk: its bytes are held until its
+	// signature is checked, so this bounds memory per request.
+	maxChunkSize = 16 << 20
+	// lineBufferSize bounds a chunk header or trailer line.
+	lineBufferSize = 4096
+	// maxTrailerBytes and maxTrailers bound the trailer section.
+	maxTrailerBytes = 16 << 10
+	maxTrailers     = 8
+	// initialChunkBuffer is where a signed chunk's buffer starts; it grows
+	// as bytes arrive so a large declared size alone allocates little.
+	initialChunkBuffer = 64 << 10
+
+	trailerSignatureName = "x-amz-trailer-signature"
+)
+
+// attachBody sets res.Body, DecodedLength and Trailers for the payload mode
+// the request declared. s is nil for anonymous requests.
+func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload string, s *streamSigner) error {
+	body := r.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	res.Trailers = func() http.Header { return nil }
+	switch payload {
+	case unsignedPayload:
+		res.Body, res.DecodedLength = body, r.ContentLength
+	case streamingUnsignedTrailer, streamingSigned, streamingSignedTrailer:
+		decoded, err := decodedLength(hdrs)
+		if err != nil {
+			return err
+		}
+		var names []string
+		trailer := payload != streamingSigned
+		if trailer {
+			if names, err = trailerNames(hdrs); err != nil {
+				return err
+			}
+		}
+		if payload == streamingUnsignedTrailer {
+			s = nil
+		}
+		cr := newChunkedReader(body, s, trailer, names, decoded)
+		res.Body, res.DecodedLength, res.Trailers = cr, decoded, cr.trailersAfterEOF
+	default:
+		want, err := hex.DecodeString(payload) // validated by checkPayloadValue
+		if err != nil {
+			return newError(CodeInvalidArgument, "x-amz-content-sha256 is not a valid sha256 value.")
+		}
+		// Nothing will be read from an empty body, so check its hash now.
+		if r.ContentLength == 0 && body == http.NoBody && !strings.EqualFold(payload, emptySHA256) {
+			return newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+		}
+		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want}, r.ContentLength
+	}
+	return nil
+}
+
+func decodedLength(hdrs map[string][]string) (int64, error) {
+	vs := hdrs["x-amz-decoded-content-length"]
+	switch len(vs) {
+	case 0:
+		return -1, nil
+	case 1:
+	default:
+		return 0, newError(CodeInvalidArgument, "The x-amz-decoded-content-length header is repeated.")
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
+	if err != nil || n < 0 {
+		return 0, newError(CodeInvalidArgument, "x-amz-decoded-content-length must be a non-negative integer.")
+	}
+	return n, nil
+}
+
+// trailerNames parses x-amz-trailer: the trailers the body will carry.
+func trailerNames(hdrs map[string][]string) ([]string, error) {
+	var names []string
+	for _, v := range hdrs["x-amz-trailer"] {
+		for n := range strings.SplitSeq(v, ",") {
+			n = strings.ToLower(strings.TrimSpace(n))
+			if n == "" {
+				continue
+			}
+			if !validHeaderName(n) || n == trailerSignatureName || len(names) == maxTrailers {
+				return nil, newError(CodeInvalidArgument, "x-amz-trailer must list at most 8 trailing header names.")
+			}
+			names = append(names, n)
+		}
+	}
+	return names, nil
+}
+
+// hashReader passes a plain body through and checks its sha256 at EOF.
+type hashReader struct {
+	r    io.ReadCloser
+	h    hash.Hash
+	want []byte
+	err  error // sticky io.EOF or mismatch
+}
+
+func (h *hashReader) Read(p []byte) (int, error) {
+	if h.err != nil {
+		return 0, h.err
+	}
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	if err == io.EOF {
+		h.err = io.EOF
+		if !bytes.Equal(h.h.Sum(nil), h.want) {
+			h.err = newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+		}
+		return n, h.err
+	}
+	return n, err
+}
+
+func (h *hashReader) Close() error { return h.r.Close() }
+
+// streamSigner holds what chunk and trailer signatures are computed from.
+type streamSigner struct {
+	key     []byte
+	amzDate string
+	scope   string
+	seed    []byte // the request's own signature
+}
+
+func (s *streamSigner) chunkSignature(prev, data []byte) []byte {
+	sum := sha256.Sum256(data)
+	return hmacSHA256(s.key, "AWS4-HMAC-SHA256-PAYLOAD\n"+s.amzDate+"\n"+s.scope+"\n"+
+		hex.EncodeToString(prev)+"\n"+emptySHA256+"\n"+hex.EncodeToString(sum[:]))
+}
+
+func (s *streamSigner) trailerSignature(prev []byte, canonical string) []byte {
+	return hmacSHA256(s.key, "AWS4-HMAC-SHA256-TRAILER\n"+s.amzDate+"\n"+s.scope+"\n"+
+		hex.EncodeToString(prev)+"\n"+hashHex([]byte(canonical)))
+}
+
+// chunkedReader decodes an aws-chunked body:
+//
+//	<hex-size>[;chunk-signature=<sig>]\r\n<data>\r\n ... 0[;chunk-signature=<sig>]\r\n[<trailers>]\r\n
+//
+// where each trailer is "name:value\r\n" and, when signed, the last one is
+// x-amz-trailer-signature. With a signer, a chunk's bytes are handed out
+// only after its signature, chained from the previous one, checks out.
+type chunkedReader struct {
+	src    *bufio.Reader
+	body   io.Closer
+	signer *streamSigner // nil: chunks carry no signatures
+	prev   []byte        // previous signature in the chain
+
+	trailer  bool     // a trailer section may follow the final chunk
+	declared []string // x-amz-trailer names
+	sums     []*trailerChecksum
+
+	decodedLen int64 // -1 when not declared
+	total      int64 // payload bytes framed so far
+
+	buf       []byte // signed: the verified current chunk
+	pos       int
+	remaining int64 // unsigned: bytes left in the current chunk
+	needCRLF  bool  // unsigned: the current chunk's closing CRLF is unread
+
+	err      error // sticky; io.EOF once the body verified completely
+	trailers http.Header
+}
+
+func newChunkedReader(body io.ReadCloser, s *streamSigner, trailer bool, declared []string, decodedLen int64) *chunkedReader {
+	c := &chunkedReader{
+		src:        bufio.NewReaderSize(body, lineBufferSize),
+		body:       body,
+		signer:     s,
+		trailer:    trailer,
+		declared:   declared,
+		decodedLen: decodedLen,
+	}
+	if s != nil {
+		c.prev = s.seed
+	}
+	for _, n := range declared {
+		if sum := newTrailerChecksum(n); sum != nil {
+			c.sums = append(c.sums, sum)
+		}
+	}
+	return c
+}
+
+func (c *chunkedReader) Close() error { return c.body.Close() }
+
+func (c *chunkedReader) trailersAfterEOF() http.Header {
+	if c.err != io.EOF || len(c.trailers) == 0 {
+		return nil
+	}
+	return c.trailers.Clone()
+}
+
+func (c *chunkedReader) Read(p []byte) (int, error) {
+	for {
+		if c.err != nil {
+			return 0, c.err
+		}
+		if len(p) == 0 {
+			return 0, nil
+		}
+		if c.pos < len(c.buf) {
+			n := copy(p, c.buf[c.pos:])
+			c.pos += n
+			return n, nil
+		}
+		if c.remaining > 0 {
+			return c.readUnsigned(p)
+		}
+		if err := c.next(); err != nil {
+			c.err = err
+		}
+	}
+}
+
+func (c *chunkedReader) readUnsigned(p []byte) (int, error) {
+	if int64(len(p)) > c.remaining {
+		p = p[:c.remaining]
+	}
+	n, err := c.src.Read(p)
+	if n > 0 {
+		c.hashData(p[:n])
+		c.remaining -= int64(n)
+		if c.remaining == 0 {
+			c.needCRLF = true
+		}
+		return n, nil
+	}
+	if err != nil {
+		c.err = c.readErr(err)
+		return 0, c.err
+	}
+	return 0, nil
+}
+
+func (c *chunkedReader) hashData(b []byte) {
+	for _, s := range c.sums {
+		s.h.Write(b)
+	}
+}
+
+// readErr turns a premature end of the body into IncompleteBody and passes
+// transport errors through.
+func (c *chunkedReader) readErr(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errIncomplete()
+	}
+	return fmt.Errorf("read aws-chunked body: %w", err)
+}
+
+// next consumes the next chunk header (and, when signed, the chunk itself).
+func (c *chunkedReader) next() error {
+	if c.needCRLF {
+		if err := c.expectCRLF(); err != nil {
+			return err
+		}
+		c.needCRLF = false
+	}
+	line, err := c.readLine()
+	if err != nil {
+		return c.readErr(err)
+	}
+	size, sig, err := parseChunkHeader(line, c.signer != nil)
+	if err != nil {
+		return err
+	}
+	if c.decodedLen >= 0 && size > c.decodedLen-c.total {
+		return newError(CodeInvalidRequest, "The aws-chunked body is longer than x-amz-decoded-content-length.")
+	}
+	if c.signer == nil {
+		c.total += size
+		c.remaining = size
+		if size == 0 {
+			return c.finish()
+		}
+		return nil
+	}
+	if size > maxChunkSize {
+		return errChunked("chunk larger than " + strconv.Itoa(maxChunkSize) + " bytes")
+	}
+	if err := c.readChunk(size); err != nil {
+		return err
+	}
+	if size > 0 {
+		if err := c.expectCRLF(); err != nil {
+			return err
+		}
+	}
+	if !hmac.Equal(c.signer.chunkSignature(c.prev, c.buf), sig) {
+		return newError(CodeSignatureDoesNotMatch, msgChunkSignature)
+	}
+	c.prev = sig
+	c.hashData(c.buf)
+	c.total += size
+	c.pos = 0
+	if size == 0 {
+		return c.finish()
+	}
+	return nil
+}
+
+// readChunk reads exactly size bytes into c.buf, growing it as data arrives.
+func (c *chunkedReader) readChunk(size int64) error {
+	n := int(size)
+	c.buf, c.pos = c.buf[:0], 0
+	for len(c.buf) < n {
+		if len(c.buf) == cap(c.buf) {
+			grown := make([]byte, len(c.buf), min(max(2*cap(c.buf), initialChunkBuffer), n))
+			copy(grown, c.buf)
+			c.buf = grown
+		}
+		m, err := c.src.Read(c.buf[len(c.buf):min(cap(c.buf), n)])
+		c.buf = c.buf[:len(c.buf)+m]
+		if err != nil && len(c.buf) < n {
+			c.buf = c.buf[:0]
+			return c.readErr(err)
+		}
+	}
+	return nil
+}
+
+func (c *chunkedReader) expectCRLF() error {
+	for _, want := range []byte{'\r', '\n'} {
+		b, err := c.src.ReadByte()
+		if err != nil {
+			return c.readErr(err)
+		}
+		if b != want {
+			return errChunked("chunk data not followed by CRLF")
+		}
+	}
+	return nil
+}
+
+// readLine returns the next CRLF-terminated line without its CRLF, or
+// io.EOF when the body ends exactly at a line boundary.
+func (c *chunkedReader) readLine() ([]byte, error) {
+	line, err := c.src.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return nil, errChunked("line longer than " + strconv.Itoa(lineBufferSize) + " bytes")
+	case err == io.EOF && len(line) == 0:
+		return nil, io.EOF
+	case err == io.EOF:
+		return nil, errIncomplete()
+	case err != nil:
+		return nil, err
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, errChunked("line not terminated by CRLF")
+	}
+	return line[:len(line)-2], nil
+}
+
+// parseChunkHeader parses "<hex-size>;chunk-signature=<64 hex>" when signed,
+// else "<hex-size>" with any chunk extensions ignored.
+func parseChunkHeader(line []byte, signed bool) (int64, []byte, error) {
+	sizePart, ext, hasExt := bytes.Cut(line, []byte{';'})
+	// 15 hex digits keep the size below 2^60: no overflow when summing.
+	if len(sizePart) == 0 || len(sizePart) > 15 {
+		return 0, nil, errChunked("invalid chunk size")
+	}
+	var size int64
+	for _, ch := range sizePart {
+		d, ok := unhex(ch)
+		if !ok {
+			return 0, nil, errChunked("invalid chunk size")
+		}
+		size = size<<4 | int64(d)
+	}
+	if !signed {
+		return size, nil, nil
+	}
+	const prefix = "chunk-signature="
+	if !hasExt || !bytes.HasPrefix(ext, []byte(prefix)) {
+		return 0, nil, errChunked("chunk without chunk-signature")
+	}
+	sig, err := hex.DecodeString(string(ext[len(prefix):]))
+	if err != nil || len(sig) != sha256.Size {
+		return 0, nil, errChunked("invalid chunk-signature")
+	}
+	return size, sig, nil
+}
+
+func (c *chunkedReader) allowed(name string) bool {
+	if len(c.declared) == 0 {
+		return strings.HasPrefix(name, "x-amz-checksum-")
+	}
+	for _, d := range c.declared {
+		if d == name {
+			return true
+		}
+	}
+	return false
+}
+
+// finish reads what follows the final chunk, then checks the decoded length,
+// the trailers, their signature and the trailing checksums. It returns io.EOF
+// when everything holds.
+func (c *chunkedReader) finish() error {
+	trailers := http.Header{}
+	seen := map[string]bool{}
+	var canonical strings.Builder
+	var trailerSig []byte
+	size := 0
+	for {
+		line, err := c.readLine()
+		if err == io.EOF {
+			break // the closing empty line is missing: tolerated, nothing is lost
+		}
+		if err != nil {
+			return c.readErr(err)
+		}
+		if len(line) == 0 {
+			if _, err := c.src.ReadByte(); err != io.EOF {
+				if err != nil {
+					return c.readErr(err)
+				}
+				return errChunked("data after the final chunk")
+			}
+			break
+		}
+		if !c.trailer {
+			return errChunked("data after the final chunk")
+		}
+		size += len(line) + 2
+		if size > maxTrailerBytes || len(seen) > maxTrailers {
+			return errTrailer("trailer section too large")
+		}
+		if trailerSig != nil {
+			return errTrailer("trailer after " + trailerSignatureName)
+		}
+		rawName, rawValue, ok := bytes.Cut(line, []byte{':'})
+		name := strings.ToLower(strings.TrimSpace(string(rawName)))
+		value := strings.TrimSpace(string(rawValue))
+		if !ok || name == "" || !validHeaderName(name) {
+			return errTrailer("trailer line is not name:value")
+		}
+		if name == trailerSignatureName {
+			if c.signer == nil {
+				return errTrailer("unexpected " + trailerSignatureName)
+			}
+			sig, err := hex.DecodeString(value)
+			if err != nil || len(sig) != sha256.Size {
+				return errTrailer("invalid " + trailerSignatureName)
+			}
+			trailerSig = sig
+			continue
+		}
+		if seen[name] || !c.allowed(name) {
+			return errTrailer("undeclared or repeated trailer " + truncate(name))
+		}
+		seen[name] = true
+		canonical.WriteString(name + ":" + value + "\n")
+		trailers.Set(name, value)
+	}
+
+	if c.decodedLen >= 0 && c.total != c.decodedLen {
+		return errIncomplete()
+	}
+	for _, n := range c.declared {
+		if !seen[n] {
+			return errTrailer("declared trailer " + n + " is missing")
+		}
+	}
+	if c.trailer && c.signer != nil {
+		if trailerSig == nil {
+			return errTrailer("missing " + trailerSignatureName)
+		}
+		if !hmac.Equal(c.signer.trailerSignature(c.prev, canonical.String()), trailerSig) {
+			return newError(CodeSignatureDoesNotMatch, msgTrailerSignature)
+		}
+	}
+	for _, s := range c.sums {
+		got, err := base64.StdEncoding.DecodeString(trailers.Get(s.name))
+		if err != nil || len(got) != s.h.Size() {
+			return newError(CodeInvalidRequest, "Value for "+s.name+" trailing header is invalid.")
+		}
+		if !bytes.Equal(got, s.h.Sum(nil)) {
+			return newError(CodeBadDigest, "The "+s.label+" you specified did not match the calculated checksum.")
+		}
+	}
+	c.trailers = trailers
+	return io.EOF
+}
