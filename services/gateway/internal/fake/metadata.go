@@ -1,0 +1,298 @@
+package fake
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Metadata is an in-memory metadata service answering with the same
+// statuses and ErrorInfo reasons as the real one.
+type Metadata struct {
+	metadatav1.UnimplementedMetadataServiceServer
+
+	mu      sync.Mutex
+	now     func() time.Time
+	buckets map[string]*metadatav1.Bucket
+	objects map[string]map[string]*metadatav1.ObjectVersion // bucket -> key -> current version
+	// Unavailable, when set, fails every call with codes.Unavailable.
+	unavailable bool
+	versions    int
+	calls       int
+}
+
+// NewMetadata returns an empty metadata service with clock now.
+func NewMetadata(now func() time.Time) *Metadata {
+	return &Metadata{now: now, buckets: map[string]*metadatav1.Bucket{}, objects: map[string]map[string]*metadatav1.ObjectVersion{}}
+}
+
+// SetUnavailable makes every call fail with codes.Unavailable.
+func (m *Metadata) SetUnavailable(v bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.unavailable = v
+}
+
+// Listen serves m, and the standard health service, over gRPC on a
+// loopback port for the test's lifetime and returns the address.
+func (m *Metadata) Listen(t testing.TB) string {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	srv := grpc.NewServer()
+	metadatav1.RegisterMetadataServiceServer(srv, m)
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(lis)
+	}()
+	t.Cleanup(func() {
+		srv.Stop()
+		<-done
+	})
+	return lis.Addr().String()
+}
+
+// Serve is Listen plus a client connection closed at the end of the test.
+func (m *Metadata) Serve(t testing.TB) *grpc.ClientConn {
+	t.Helper()
+	cc, err := grpc.NewClient(m.Listen(t), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial fake metadata: %v", err)
+	}
+	t.Cleanup(func() { _ = cc.Close() })
+	return cc
+}
+
+func reasonErr(c codes.Code, reason metadatav1.Reason, msg string) error {
+	st, err := status.New(c, msg).WithDetails(&errdetails.ErrorInfo{Reason: reason.String(), Domain: "metadata.anvil"})
+	if err != nil {
+		return status.Error(codes.Internal, err.Error())
+	}
+	return st.Err()
+}
+
+// Calls returns how many calls the service answered.
+func (m *Metadata) Calls() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
+}
+
+func (m *Metadata) check() error {
+	m.calls++
+	if m.unavailable {
+		return status.Error(codes.Unavailable, "fake: metadata unavailable")
+	}
+	return nil
+}
+
+// CreateBucket implements metadatav1.MetadataServiceServer.
+func (m *Metadata) CreateBucket(_ context.Context, req *metadatav1.CreateBucketRequest) (*metadatav1.CreateBucketResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if _, ok := m.buckets[req.GetName()]; ok {
+		return nil, reasonErr(codes.AlreadyExists, metadatav1.Reason_REASON_BUCKET_ALREADY_EXISTS, "bucket exists")
+	}
+	b := &metadatav1.Bucket{
+		Name:         req.GetName(),
+		Region:       req.GetRegion(),
+		CreatedAt:    timestamppb.New(m.now()),
+		DataShards:   req.GetDataShards(),
+		ParityShards: req.GetParityShards(),
+	}
+	m.buckets[b.Name] = b
+	m.objects[b.Name] = map[string]*metadatav1.ObjectVersion{}
+	return &metadatav1.CreateBucketResponse{Bucket: proto.Clone(b).(*metadatav1.Bucket)}, nil
+}
+
+// GetBucket implements metadatav1.MetadataServiceServer.
+func (m *Metadata) GetBucket(_ context.Context, req *metadatav1.GetBucketRequest) (*metadatav1.GetBucketResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	b, ok := m.buckets[req.GetName()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	return &metadatav1.GetBucketResponse{Bucket: proto.Clone(b).(*metadatav1.Bucket)}, nil
+}
+
+// ListBuckets implements metadatav1.MetadataServiceServer.
+func (m *Metadata) ListBuckets(context.Context, *metadatav1.ListBucketsRequest) (*metadatav1.ListBucketsResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	resp := &metadatav1.ListBucketsResponse{}
+	for _, b := range m.buckets {
+		resp.Buckets = append(resp.Buckets, proto.Clone(b).(*metadatav1.Bucket))
+	}
+	return resp, nil
+}
+
+// DeleteBucket implements metadatav1.MetadataServiceServer.
+func (m *Metadata) DeleteBucket(_ context.Context, req *metadatav1.DeleteBucketRequest) (*metadatav1.DeleteBucketResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if _, ok := m.buckets[req.GetName()]; !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	if len(m.objects[req.GetName()]) > 0 {
+		return nil, reasonErr(codes.FailedPrecondition, metadatav1.Reason_REASON_BUCKET_NOT_EMPTY, "bucket not empty")
+	}
+	delete(m.buckets, req.GetName())
+	delete(m.objects, req.GetName())
+	return &metadatav1.DeleteBucketResponse{}, nil
+}
+
+// CommitObject implements metadatav1.MetadataServiceServer.
+func (m *Metadata) CommitObject(_ context.Context, req *metadatav1.CommitObjectRequest) (*metadatav1.CommitObjectResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	v := proto.Clone(req.GetVersion()).(*metadatav1.ObjectVersion)
+	objs, ok := m.objects[v.GetBucket()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	m.versions++
+	v.VersionId = fmt.Sprintf("v%d", m.versions)
+	v.LastModified = timestamppb.New(m.now())
+	objs[v.GetKey()] = v
+	return &metadatav1.CommitObjectResponse{Version: proto.Clone(v).(*metadatav1.ObjectVersion)}, nil
+}
+
+// Object returns the current version of key, or nil.
+func (m *Metadata) Object(bucket, key string) *metadatav1.ObjectVersion {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	v, ok := m.objects[bucket][key]
+	if !ok {
+		return nil
+	}
+	return proto.Clone(v).(*metadatav1.ObjectVersion)
+}
+
+// GetObject implements metadatav1.MetadataServiceServer.
+func (m *Metadata) GetObject(_ context.Context, req *metadatav1.GetObjectRequest) (*metadatav1.GetObjectResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	objs, ok := m.objects[req.GetBucket()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	v, ok := objs[req.GetKey()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_KEY, "no such key")
+	}
+	if req.GetVersionId() != "" && req.GetVersionId() != v.GetVersionId() {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_VERSION, "no such version")
+	}
+	return &metadatav1.GetObjectResponse{Version: proto.Clone(v).(*metadatav1.ObjectVersion)}, nil
+}
+
+// DeleteObject implements metadatav1.MetadataServiceServer.
+func (m *Metadata) DeleteObject(_ context.Context, req *metadatav1.DeleteObjectRequest) (*metadatav1.DeleteObjectResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	objs, ok := m.objects[req.GetBucket()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	_, existed := objs[req.GetKey()]
+	delete(objs, req.GetKey())
+	return &metadatav1.DeleteObjectResponse{Deleted: existed}, nil
+}
+
+// ListObjects implements metadatav1.MetadataServiceServer: byte order, keys
+// and common prefixes strictly after start_after, delimiter roll-up.
+func (m *Metadata) ListObjects(_ context.Context, req *metadatav1.ListObjectsRequest) (*metadatav1.ListObjectsResponse, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.check(); err != nil {
+		return nil, err
+	}
+	objs, ok := m.objects[req.GetBucket()]
+	if !ok {
+		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
+	}
+	keys := make([]string, 0, len(objs))
+	for k := range objs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	limit := int(req.GetMaxKeys())
+	if limit <= 0 {
+		limit = 1000
+	}
+	resp := &metadatav1.ListObjectsResponse{}
+	seen := map[string]bool{}
+	count := 0
+	for _, k := range keys {
+		if !strings.HasPrefix(k, req.GetPrefix()) || k <= req.GetStartAfter() {
+			continue
+		}
+		entry, isPrefix := k, false
+		if d := req.GetDelimiter(); d != "" {
+			if i := strings.Index(k[len(req.GetPrefix()):], d); i >= 0 {
+				entry, isPrefix = k[:len(req.GetPrefix())+i+len(d)], true
+			}
+		}
+		if isPrefix && (seen[entry] || entry <= req.GetStartAfter()) {
+			continue
+		}
+		if count == limit {
+			resp.Truncated = true
+			break
+		}
+		count++
+		resp.NextMarker = entry
+		if isPrefix {
+			seen[entry] = true
+			resp.CommonPrefixes = append(resp.CommonPrefixes, entry)
+		} else {
+			resp.Objects = append(resp.Objects, proto.Clone(objs[k]).(*metadatav1.ObjectVersion))
+		}
+	}
+	if !resp.Truncated {
+		resp.NextMarker = ""
+	}
+	return resp, nil
+}

@@ -1,0 +1,171 @@
+package s3
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
+	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
+)
+
+// maxConfigBody bounds XML request bodies such as CreateBucketConfiguration.
+const maxConfigBody = 64 << 10
+
+// defaultRegion is the region whose location constraint is empty.
+const defaultRegion = "us-east-1"
+
+func (h *Handler) listBuckets(req *request) error {
+	ctx, cancel := h.metaCtx(req)
+	defer cancel()
+	resp, err := h.meta.ListBuckets(ctx, &metadatav1.ListBucketsRequest{})
+	if err != nil {
+		return fmt.Errorf("list buckets: %w", err)
+	}
+	out := listAllMyBucketsResult{Owner: h.owner}
+	buckets := resp.GetBuckets()
+	sort.Slice(buckets, func(i, j int) bool { return buckets[i].GetName() < buckets[j].GetName() })
+	for _, b := range buckets {
+		out.Buckets.Bucket = append(out.Buckets.Bucket, bucketEntry{
+			Name:         b.GetName(),
+			CreationDate: xmlTime(b.GetCreatedAt().AsTime()),
+			BucketRegion: b.GetRegion(),
+		})
+	}
+	return h.writeXML(req, out)
+}
+
+// readConfigBody reads a small XML request body to its end (which is where a
+// signed payload is verified).
+func readConfigBody(body io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(body, maxConfigBody+1))
+	if err != nil {
+		return nil, &datapath.BodyError{Err: err}
+	}
+	if len(data) > maxConfigBody {
+		return nil, errorf(ErrInvalidRequest, "The request body exceeds %d bytes.", maxConfigBody)
+	}
+	return data, nil
+}
+
+// locationError checks CreateBucket's location constraint against the
+// gateway's region, answering as AWS does.
+func (h *Handler) locationError(loc string) *Error {
+	if loc == "EU" {
+		loc = "eu-west-1" // the legacy alias
+	}
+	switch {
+	case loc == h.cfg.Region:
+		return nil
+	case loc == "" && h.cfg.Region == defaultRegion:
+		return nil
+	case loc == "":
+		return newError(ErrIllegalLocationConstraintException,
+			"The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.")
+	case !regionLike(loc):
+		return newError(ErrInvalidLocationConstraint, "")
+	}
+	return errorf(ErrIllegalLocationConstraintException,
+		"The %s location constraint is incompatible for the region specific endpoint this request was sent to.", loc)
+}
+
+// regionLike reports whether s could be a region name.
+func regionLike(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) createBucket(req *request) error {
+	if req.r.Header.Get("x-amz-bucket-object-lock-enabled") == "true" {
+		return newError(ErrNotImplemented, "Object lock is not implemented.")
+	}
+	data, err := readConfigBody(req.body)
+	if err != nil {
+		return err
+	}
+	var loc string
+	if len(bytes.TrimSpace(data)) > 0 {
+		var cfg createBucketConfiguration
+		if err := xml.Unmarshal(data, &cfg); err != nil {
+			return newError(ErrMalformedXML, "")
+		}
+		loc = cfg.LocationConstraint
+	}
+	if e := h.locationError(loc); e != nil {
+		return e
+	}
+	ctx, cancel := h.metaCtx(req)
+	defer cancel()
+	_, err = h.meta.CreateBucket(ctx, &metadatav1.CreateBucketRequest{
+		Name:         req.route.Bucket,
+		Region:       h.cfg.Region,
+		DataShards:   int32(h.cfg.Erasure.DataShards),
+		ParityShards: int32(h.cfg.Erasure.ParityShards),
+	})
+	if err != nil {
+		return fmt.Errorf("create bucket: %w", err)
+	}
+	req.w.Header().Set("Location", "/"+req.route.Bucket)
+	req.w.Header().Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// bucket fetches the addressed bucket's record.
+func (h *Handler) bucket(req *request) (*metadatav1.Bucket, error) {
+	ctx, cancel := h.metaCtx(req)
+	defer cancel()
+	resp, err := h.meta.GetBucket(ctx, &metadatav1.GetBucketRequest{Name: req.route.Bucket})
+	if err != nil {
+		return nil, fmt.Errorf("get bucket: %w", err)
+	}
+	if resp.GetBucket() == nil {
+		return nil, errors.New("get bucket: empty response")
+	}
+	return resp.GetBucket(), nil
+}
+
+func (h *Handler) headBucket(req *request) error {
+	b, err := h.bucket(req)
+	if err != nil {
+		return err
+	}
+	req.w.Header().Set("x-amz-bucket-region", b.GetRegion())
+	req.w.Header().Set("Content-Length", "0")
+	req.w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+func (h *Handler) getBucketLocation(req *request) error {
+	b, err := h.bucket(req)
+	if err != nil {
+		return err
+	}
+	loc := b.GetRegion()
+	if loc == defaultRegion {
+		loc = ""
+	}
+	return h.writeXML(req, locationConstraint{Location: loc})
+}
+
+func (h *Handler) deleteBucket(req *request) error {
+	ctx, cancel := h.metaCtx(req)
+	defer cancel()
+	if _, err := h.meta.DeleteBucket(ctx, &metadatav1.DeleteBucketRequest{Name: req.route.Bucket}); err != nil {
+		return fmt.Errorf("delete bucket: %w", err)
+	}
+	req.w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,203 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
+	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
+	"github.com/anvil-store/anvil/services/gateway/internal/sigv4"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Error is one S3 error response: the code clients switch on, the HTTP
+// status and a message for humans.
+type Error struct {
+	Code       string
+	Message    string
+	HTTPStatus int
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// S3 error codes the gateway returns. Every code here has a row in
+// errorTable; TestErrorTableComplete keeps the two in step.
+const (
+	ErrAccessDenied                       = "AccessDenied"
+	ErrAuthorizationHeaderMalformed       = "AuthorizationHeaderMalformed"
+	ErrAuthorizationQueryParametersError  = "AuthorizationQueryParametersError"
+	ErrBadDigest                          = "BadDigest"
+	ErrBucketAlreadyOwnedByYou            = "BucketAlreadyOwnedByYou"
+	ErrBucketNotEmpty                     = "BucketNotEmpty"
+	ErrEntityTooLarge                     = "EntityTooLarge"
+	ErrIllegalLocationConstraintException = "IllegalLocationConstraintException"
+	ErrIncompleteBody                     = "IncompleteBody"
+	ErrInternalError                      = "InternalError"
+	ErrInvalidAccessKeyID                 = "InvalidAccessKeyId"
+	ErrInvalidArgument                    = "InvalidArgument"
+	ErrInvalidBucketName                  = "InvalidBucketName"
+	ErrInvalidDigest                      = "InvalidDigest"
+	ErrInvalidLocationConstraint          = "InvalidLocationConstraint"
+	ErrInvalidRange                       = "InvalidRange"
+	ErrInvalidRequest                     = "InvalidRequest"
+	ErrInvalidURI                         = "InvalidURI"
+	ErrMalformedTrailerError              = "MalformedTrailerError"
+	ErrKeyTooLongError                    = "KeyTooLongError"
+	ErrMalformedXML                       = "MalformedXML"
+	ErrMetadataTooLarge                   = "MetadataTooLarge"
+	ErrMethodNotAllowed                   = "MethodNotAllowed"
+	ErrMissingContentLength               = "MissingContentLength"
+	ErrNoSuchBucket                       = "NoSuchBucket"
+	ErrNoSuchKey                          = "NoSuchKey"
+	ErrNoSuchVersion                      = "NoSuchVersion"
+	ErrNotImplemented                     = "NotImplemented"
+	ErrNotModified                        = "NotModified"
+	ErrPreconditionFailed                 = "PreconditionFailed"
+	ErrRequestTimeTooSkewed               = "RequestTimeTooSkewed"
+	ErrServiceUnavailable                 = "ServiceUnavailable"
+	ErrSignatureDoesNotMatch              = "SignatureDoesNotMatch"
+	ErrXAmzContentSHA256Mismatch          = "XAmzContentSHA256Mismatch"
+)
+
+// errorTable is the single table of S3 errors: code, HTTP status, default
+// message (wording follows AWS's error reference).
+var errorTable = map[string]Error{
+	ErrAccessDenied:                       {HTTPStatus: http.StatusForbidden, Message: "Access Denied"},
+	ErrAuthorizationHeaderMalformed:       {HTTPStatus: http.StatusBadRequest, Message: "The authorization header you provided is invalid."},
+	ErrAuthorizationQueryParametersError:  {HTTPStatus: http.StatusBadRequest, Message: "Error parsing the X-Amz-Credential parameter."},
+	ErrBadDigest:                          {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified did not match what we received."},
+	ErrBucketAlreadyOwnedByYou:            {HTTPStatus: http.StatusConflict, Message: "Your previous request to create the named bucket succeeded and you already own it."},
+	ErrBucketNotEmpty:                     {HTTPStatus: http.StatusConflict, Message: "The bucket you tried to delete is not empty."},
+	ErrEntityTooLarge:                     {HTTPStatus: http.StatusBadRequest, Message: "Your proposed upload exceeds the maximum allowed object size."},
+	ErrIllegalLocationConstraintException: {HTTPStatus: http.StatusBadRequest, Message: "The location constraint is incompatible for the region specific endpoint this request was sent to."},
+	ErrIncompleteBody:                     {HTTPStatus: http.StatusBadRequest, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."},
+	ErrInternalError:                      {HTTPStatus: http.StatusInternalServerError, Message: "We encountered an internal error. Please try again."},
+	ErrInvalidAccessKeyID:                 {HTTPStatus: http.StatusForbidden, Message: "The AWS access key ID you provided does not exist in our records."},
+	ErrInvalidArgument:                    {HTTPStatus: http.StatusBadRequest, Message: "Invalid Argument"},
+	ErrInvalidBucketName:                  {HTTPStatus: http.StatusBadRequest, Message: "The specified bucket is not valid."},
+	ErrInvalidDigest:                      {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified is not valid."},
+	ErrInvalidLocationConstraint:          {HTTPStatus: http.StatusBadRequest, Message: "The specified location constraint is not valid."},
+	ErrInvalidRange:                       {HTTPStatus: http.StatusRequestedRangeNotSatisfiable, Message: "The requested range is not satisfiable"},
+	ErrInvalidRequest:                     {HTTPStatus: http.StatusBadRequest, Message: "Invalid Request"},
+	ErrInvalidURI:                         {HTTPStatus: http.StatusBadRequest, Message: "Couldn't parse the specified URI."},
+	ErrKeyTooLongError:                    {HTTPStatus: http.StatusBadRequest, Message: "Your key is too long"},
+	ErrMalformedTrailerError:              {HTTPStatus: http.StatusBadRequest, Message: "The request contained trailing data that was not well-formed or did not conform to our published schema."},
+	ErrMalformedXML:                       {HTTPStatus: http.StatusBadRequest, Message: "The XML you provided was not well-formed or did not validate against our published schema."},
+	ErrMetadataTooLarge:                   {HTTPStatus: http.StatusBadRequest, Message: "Your metadata headers exceed the maximum allowed metadata size."},
+	ErrMethodNotAllowed:                   {HTTPStatus: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource."},
+	ErrMissingContentLength:               {HTTPStatus: http.StatusLengthRequired, Message: "You must provide the Content-Length HTTP header."},
+	ErrNoSuchBucket:                       {HTTPStatus: http.StatusNotFound, Message: "The specified bucket does not exist"},
+	ErrNoSuchKey:                          {HTTPStatus: http.StatusNotFound, Message: "The specified key does not exist."},
+	ErrNoSuchVersion:                      {HTTPStatus: http.StatusNotFound, Message: "The specified version does not exist."},
+	ErrNotImplemented:                     {HTTPStatus: http.StatusNotImplemented, Message: "A header or query you provided implies functionality that is not implemented."},
+	ErrNotModified:                        {HTTPStatus: http.StatusNotModified, Message: "Not Modified"},
+	ErrPreconditionFailed:                 {HTTPStatus: http.StatusPreconditionFailed, Message: "At least one of the pre-conditions you specified did not hold"},
+	ErrRequestTimeTooSkewed:               {HTTPStatus: http.StatusForbidden, Message: "The difference between the request time and the server's time is too large."},
+	ErrServiceUnavailable:                 {HTTPStatus: http.StatusServiceUnavailable, Message: "Service is unable to handle request."},
+	ErrSignatureDoesNotMatch:              {HTTPStatus: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
+	ErrXAmzContentSHA256Mismatch:          {HTTPStatus: http.StatusBadRequest, Message: "The provided 'x-amz-content-sha256' header does not match what was computed."},
+}
+
+// newError returns the table's error for code, with msg replacing the
+// default message when not empty. An unknown code is a programming error and
+// becomes InternalError rather than a panic.
+func newError(code, msg string) *Error {
+	row, ok := errorTable[code]
+	if !ok {
+		row, code = errorTable[ErrInternalError], ErrInternalError
+	}
+	if msg == "" {
+		msg = row.Message
+	}
+	return &Error{Code: code, Message: msg, HTTPStatus: row.HTTPStatus}
+}
+
+func errorf(code, format string, args ...any) *Error {
+	return newError(code, fmt.Sprintf(format, args...))
+}
+
+// toS3Error translates any error reaching the HTTP boundary into an S3 error:
+// this is the one place where domain errors become S3 codes.
+func toS3Error(err error) *Error {
+	var s3err *Error
+	if errors.As(err, &s3err) {
+		return s3err
+	}
+	var sigErr *sigv4.Error
+	if errors.As(err, &sigErr) {
+		e := &Error{Code: sigErr.Code, Message: sigErr.Message, HTTPStatus: sigErr.HTTPStatus}
+		if row, ok := errorTable[sigErr.Code]; ok {
+			e.HTTPStatus = row.HTTPStatus
+			if e.Message == "" {
+				e.Message = row.Message
+			}
+		}
+		if e.HTTPStatus == 0 {
+			e.HTTPStatus = http.StatusBadRequest
+		}
+		return e
+	}
+	var unavail *datapath.UnavailableError
+	if errors.As(err, &unavail) {
+		return newError(ErrServiceUnavailable, unavail.Message)
+	}
+	if errors.Is(err, datapath.ErrBadDigest) {
+		return newError(ErrBadDigest, "")
+	}
+	var bodyErr *datapath.BodyError
+	if errors.As(err, &bodyErr) {
+		if errors.Is(bodyErr.Err, io.ErrUnexpectedEOF) || errors.Is(bodyErr.Err, io.EOF) {
+			return newError(ErrIncompleteBody, "")
+		}
+		if errors.Is(bodyErr.Err, datapath.ErrBodyTooLong) {
+			return newError(ErrInvalidRequest, "The request body is longer than its declared length.")
+		}
+		return newError(ErrIncompleteBody, "The request body could not be read.")
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newError(ErrServiceUnavailable, "The request timed out inside the service.")
+	}
+	if st, ok := status.FromError(err); ok && st.Code() != codes.OK && st.Code() != codes.Unknown {
+		return fromStatus(st)
+	}
+	return newError(ErrInternalError, "")
+}
+
+// fromStatus maps a metadata service status to an S3 error, reading the
+// google.rpc.ErrorInfo reason the metadata service attaches.
+func fromStatus(st *status.Status) *Error {
+	for _, d := range st.Details() {
+		info, ok := d.(*errdetails.ErrorInfo)
+		if !ok {
+			continue
+		}
+		// Accept the reason with or without the enum's REASON_ prefix.
+		reason := strings.TrimPrefix(info.GetReason(), "REASON_")
+		switch "REASON_" + reason {
+		case metadatav1.Reason_REASON_NO_SUCH_BUCKET.String():
+			return newError(ErrNoSuchBucket, "")
+		case metadatav1.Reason_REASON_NO_SUCH_KEY.String():
+			return newError(ErrNoSuchKey, "")
+		case metadatav1.Reason_REASON_NO_SUCH_VERSION.String():
+			return newError(ErrNoSuchVersion, "")
+		case metadatav1.Reason_REASON_BUCKET_ALREADY_EXISTS.String():
+			// Single tenant for now: every existing bucket is the caller's.
+			return newError(ErrBucketAlreadyOwnedByYou, "")
+		case metadatav1.Reason_REASON_BUCKET_NOT_EMPTY.String():
+			return newError(ErrBucketNotEmpty, "")
+		case metadatav1.Reason_REASON_NO_SUCH_REGION.String():
+			return newError(ErrInvalidLocationConstraint, "")
+		}
+	}
+	switch st.Code() {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return newError(ErrServiceUnavailable, "")
+	}
+	return newError(ErrInternalError, "")
+}

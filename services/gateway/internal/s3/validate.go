@@ -1,0 +1,134 @@
+package s3
+
+import (
+	"net/http"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+const (
+	// MaxKeyLength is S3's limit on an object key, in bytes of UTF-8.
+	MaxKeyLength = 1024
+	// MaxUserMetadataSize is S3's limit on the user metadata of one object:
+	// the sum of the UTF-8 lengths of every name (without x-amz-meta-) and value.
+	MaxUserMetadataSize = 2 << 10
+	// MaxObjectSize is S3's limit on a single PUT.
+	MaxObjectSize = 5 << 30
+
+	userMetaPrefix = "x-amz-meta-"
+)
+
+// Bucket-name prefixes and suffixes AWS reserves.
+var (
+	reservedBucketPrefixes = []string{"xn--", "sthree-", "amzn-s3-demo-"}
+	reservedBucketSuffixes = []string{"-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"}
+)
+
+// validBucketName checks a bucket name against S3's general purpose bucket
+// naming rules.
+func validBucketName(name string) *Error {
+	bad := func(why string) *Error {
+		return newError(ErrInvalidBucketName, "The specified bucket is not valid: "+why+".")
+	}
+	if len(name) < 3 || len(name) > 63 {
+		return bad("names must be between 3 and 63 characters long")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			return bad("names may hold only lowercase letters, digits, dots and hyphens")
+		}
+	}
+	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
+		return bad("names must begin and end with a letter or digit")
+	}
+	if strings.Contains(name, "..") {
+		return bad("names must not contain two adjacent periods")
+	}
+	if looksLikeIPv4(name) {
+		return bad("names must not be formatted as an IP address")
+	}
+	for _, p := range reservedBucketPrefixes {
+		if strings.HasPrefix(name, p) {
+			return bad("names must not start with " + p)
+		}
+	}
+	for _, s := range reservedBucketSuffixes {
+		if strings.HasSuffix(name, s) {
+			return bad("names must not end with " + s)
+		}
+	}
+	return nil
+}
+
+func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+
+// looksLikeIPv4 reports whether s has the form of a dotted quad of digits
+// (192.168.5.4), which S3 forbids as a bucket name.
+func looksLikeIPv4(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || len(p) > 3 {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			if p[i] < '0' || p[i] > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validKey checks an object key: non-empty, at most 1024 bytes, UTF-8.
+func validKey(key string) *Error {
+	switch {
+	case key == "":
+		return newError(ErrInvalidArgument, "Object key must not be empty.")
+	case len(key) > MaxKeyLength:
+		return errorf(ErrKeyTooLongError, "Your key is too long: %d bytes, the limit is %d.", len(key), MaxKeyLength)
+	case !utf8.ValidString(key):
+		return newError(ErrInvalidArgument, "Object key must be valid UTF-8.")
+	}
+	return nil
+}
+
+// userMetadata collects the x-amz-meta-* headers (names lower-cased, prefix
+// stripped, repeated values joined by ",") and enforces the 2 KB limit.
+func userMetadata(h http.Header) (map[string]string, *Error) {
+	var md map[string]string
+	size := 0
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		if !strings.HasPrefix(lower, userMetaPrefix) {
+			continue
+		}
+		k := lower[len(userMetaPrefix):]
+		if k == "" {
+			return nil, newError(ErrInvalidArgument, "A user metadata header needs a name after x-amz-meta-.")
+		}
+		v := strings.Join(values, ",")
+		if md == nil {
+			md = map[string]string{}
+		}
+		if old, ok := md[k]; ok {
+			// Differently cased duplicates of one name: keep a stable order.
+			vals := []string{old, v}
+			sort.Strings(vals)
+			size -= len(old)
+			v = strings.Join(vals, ",")
+		} else {
+			size += len(k)
+		}
+		md[k] = v
+		size += len(v)
+	}
+	if size > MaxUserMetadataSize {
+		return nil, errorf(ErrMetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size: %d bytes, the limit is %d.", size, MaxUserMetadataSize)
+	}
+	return md, nil
+}
