@@ -253,10 +253,16 @@ func (v *View) follow(ctx context.Context) error {
 					continue
 				}
 				v.mu.Lock()
-				_, existed := v.members[k]
+				prev, existed := v.members[k]
 				v.members[k] = m
 				v.mu.Unlock()
-				if !existed {
+				// A process that restarted before its old lease expired
+				// re-registers under the same key: report it as leaving and
+				// joining, so watchers drop state tied to the old process.
+				if existed && !prev.StartedAt.Equal(m.StartedAt) {
+					v.notify(false, prev)
+				}
+				if !existed || !prev.StartedAt.Equal(m.StartedAt) {
 					v.notify(true, m)
 				}
 			case clientv3.EventTypeDelete:

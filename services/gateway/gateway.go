@@ -223,7 +223,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 		}
 		g.changes.WithLabelValues(event).Inc()
 		g.log.Info("cluster member "+event, "node_id", m.ID, "role", m.Role, "region", m.Region)
-		if !joined && m.Role == membership.RoleStorageNode && m.GRPCAddr != "" {
+		// A node that left, or came back (restarted), gets a fresh
+		// connection: the old one may sit in reconnect back-off.
+		if m.Role == membership.RoleStorageNode && m.GRPCAddr != "" {
 			if err := shards.Forget(m.GRPCAddr); err != nil {
 				g.log.Warn("forget storage node connection", "node_id", m.ID, "err", err)
 			}

@@ -113,11 +113,12 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	registry := service.NewRegistry()
 	var g service.Group
-	g.Add(func(ctx context.Context) error { return service.ServeHTTP(ctx, opsLis, service.OpsHandler(registry, checks)) })
+	g.Add(func(ctx context.Context) error {
+		return service.ServeHTTP(ctx, opsLis, service.OpsHandler(registry, checks))
+	})
 	g.Add(reg.Run)
 	w.log.Info("worker started", "ops_addr", opsLis.Addr().String(), "worker_id", w.cfg.ID)
 	err = g.Run(ctx)
 	w.log.Info("worker stopped")
 	return err
 }
-

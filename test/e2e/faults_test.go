@@ -153,10 +153,15 @@ func TestNodeLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("three nodes down: reads fail with 503, never wrong bytes", func(t *testing.T) {
-		for key := range bodies {
+		for key, body := range bodies {
 			got, err := get(t, c, bucket, key, "")
 			if err == nil {
-				t.Fatalf("GET %s with 3 of 6 nodes down succeeded with %d bytes (equal: %v)", key, len(got), bytes.Equal(got, bodies[key]))
+				// A read that needs only data shards on live nodes (a tiny
+				// object lives in shard 0) may succeed, with the right bytes.
+				if len(body) >= stripe || !bytes.Equal(got, body) {
+					t.Fatalf("GET %s with 3 of 6 nodes down succeeded with %d bytes (equal: %v)", key, len(got), bytes.Equal(got, body))
+				}
+				continue
 			}
 			if _, status := apiCode(err); status != 503 {
 				t.Fatalf("GET %s: want a 503 S3 error, got %v", key, err)
