@@ -33,7 +33,9 @@ func listModel(keys []string, prefix, delim string) []string {
 		}
 		out = append(out, k)
 	}
-	sort.Slice(out, func(i, j int) bool { return strings.TrimSuffix(out[i], " (prefix)") < strings.TrimSuffix(out[j], " (prefix)") })
+	sort.Slice(out, func(i, j int) bool {
+		return strings.TrimSuffix(out[i], " (prefix)") < strings.TrimSuffix(out[j], " (prefix)")
+	})
 	return out
 }
 
