@@ -375,6 +375,7 @@ func (c *Cluster) gatewaySpec(id string) (spec, error) {
 			fmt.Sprintf("-ops.listen-addr=127.0.0.1:%d", opsPort),
 			fmt.Sprintf("-grpc.listen-addr=127.0.0.1:%d", grpcPort),
 			"-s3.region="+c.opts.Region,
+			"-s3.domain=localhost",
 			"-metadata.addr="+c.MetadataAddr(),
 			"-gateway.id="+id,
 			fmt.Sprintf("-erasure.data-shards=%d", c.opts.DataShards),
@@ -384,14 +385,19 @@ func (c *Cluster) gatewaySpec(id string) (spec, error) {
 }
 
 func (c *Cluster) workerSpec() (spec, error) {
-	opsPort, err := c.ports.port("worker-1.ops", 20)
+	grpcPort, err := c.ports.port("worker-1.grpc", 20)
+	if err != nil {
+		return spec{}, err
+	}
+	opsPort, err := c.ports.port("worker-1.ops", 21)
 	if err != nil {
 		return spec{}, err
 	}
 	return spec{
 		role: "worker", id: "worker-1", bin: BinWorker,
-		ports: map[string]int{"ops": opsPort},
+		ports: map[string]int{"grpc": grpcPort, "ops": opsPort},
 		args: append(c.common(),
+			fmt.Sprintf("-grpc.listen-addr=127.0.0.1:%d", grpcPort),
 			fmt.Sprintf("-ops.listen-addr=127.0.0.1:%d", opsPort),
 			"-metadata.addr="+c.MetadataAddr(),
 			"-worker.id=worker-1",

@@ -78,3 +78,40 @@ func TestRegisterAndWatch(t *testing.T) {
 		t.Fatalf("churn events: joins=%d leaves=%d", joins.Load(), leaves.Load())
 	}
 }
+
+// A process that restarts before its old lease expires re-registers under
+// the same key; watchers see it leave and join again.
+func TestRestartIsReportedAsLeaveAndJoin(t *testing.T) {
+	etcd := testenv.Etcd(t)
+	cfg := Config{Endpoints: etcd.Endpoint(), Cluster: "t", TTL: 30 * time.Second}
+	cli, err := cfg.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	var joins, leaves atomic.Int32
+	view := NewView(cli, "t", log, func(joined bool, m Member) {
+		if joined {
+			joins.Add(1)
+		} else {
+			leaves.Add(1)
+		}
+	})
+	go view.Run(ctx)
+	m := Member{ID: "sn-1", Role: RoleStorageNode, Region: "r1", StartedAt: time.Unix(100, 0)}
+	if _, err := Register(ctx, cli, "t", m, cfg.TTL, log); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first join", func() bool { return joins.Load() == 1 })
+	m.StartedAt = time.Unix(200, 0) // the restarted process
+	if _, err := Register(ctx, cli, "t", m, cfg.TTL, log); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "leave and join", func() bool { return joins.Load() == 2 && leaves.Load() == 1 })
+	if n := len(view.Members("", "")); n != 1 {
+		t.Fatalf("members after restart: %d", n)
+	}
+}

@@ -21,21 +21,24 @@ import (
 	"github.com/anvil-store/anvil/pkg/service"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // Config holds the worker's settings.
 type Config struct {
-	OpsListenAddr string
-	MetadataAddr  string
-	ID            string
-	Region        string
-	Membership    membership.Config
-	Log           service.LogConfig
+	GRPCListenAddr string
+	OpsListenAddr  string
+	MetadataAddr   string
+	ID             string
+	Region         string
+	Membership     membership.Config
+	Log            service.LogConfig
 }
 
 // RegisterFlags registers the worker's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.GRPCListenAddr, "grpc.listen-addr", "127.0.0.1:9400", "address of the gRPC server (health service; the worker API comes with the task-queue issue)")
 	fs.StringVar(&c.OpsListenAddr, "ops.listen-addr", "127.0.0.1:9401", "address of the ops HTTP server (/, /ready, /metrics)")
 	fs.StringVar(&c.MetadataAddr, "metadata.addr", "", "gRPC address of the metadata service")
 	fs.StringVar(&c.ID, "worker.id", "", "worker id in the cluster (default: the host name)")
@@ -85,22 +88,32 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("dial metadata: %w", err)
 	}
 	defer conn.Close()
-	health := healthpb.NewHealthClient(conn)
+	metadataHealth := healthpb.NewHealthClient(conn)
 
 	opsLis, err := net.Listen("tcp", w.cfg.OpsListenAddr)
 	if err != nil {
 		return fmt.Errorf("listen ops: %w", err)
 	}
+	grpcLis, err := net.Listen("tcp", w.cfg.GRPCListenAddr)
+	if err != nil {
+		_ = opsLis.Close()
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	grpcSrv := grpc.NewServer()
+	healthSrv := health.NewServer()
+	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reg, err := membership.Register(ctx, cli, w.cfg.Membership.Cluster, membership.Member{
-		ID: w.cfg.ID, Role: membership.RoleWorker, Region: w.cfg.Region, OpsAddr: opsLis.Addr().String(),
+		ID: w.cfg.ID, Role: membership.RoleWorker, Region: w.cfg.Region,
+		GRPCAddr: grpcLis.Addr().String(), OpsAddr: opsLis.Addr().String(),
 	}, w.cfg.Membership.TTL, w.log)
 	if err != nil {
 		_ = opsLis.Close()
+		_ = grpcLis.Close()
 		return err
 	}
 	checks := map[string]service.Check{
 		"metadata": func(ctx context.Context) error {
-			resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+			resp, err := metadataHealth.Check(ctx, &healthpb.HealthCheckRequest{})
 			if err != nil {
 				return fmt.Errorf("metadata: %w", err)
 			}
@@ -116,6 +129,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	g.Add(func(ctx context.Context) error {
 		return service.ServeHTTP(ctx, opsLis, service.OpsHandler(registry, checks))
 	})
+	g.Add(func(ctx context.Context) error { return service.ServeGRPC(ctx, grpcLis, grpcSrv) })
 	g.Add(reg.Run)
 	w.log.Info("worker started", "ops_addr", opsLis.Addr().String(), "worker_id", w.cfg.ID)
 	err = g.Run(ctx)
