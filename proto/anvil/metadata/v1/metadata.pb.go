@@ -33,18 +33,36 @@ const (
 	Reason_REASON_BUCKET_NOT_EMPTY      Reason = 4
 	Reason_REASON_NO_SUCH_REGION        Reason = 5
 	Reason_REASON_NO_SUCH_VERSION       Reason = 6
+	Reason_REASON_NO_SUCH_UPLOAD        Reason = 7
+	Reason_REASON_INVALID_PART          Reason = 8
+	Reason_REASON_INVALID_PART_ORDER    Reason = 9
+	Reason_REASON_ENTITY_TOO_SMALL      Reason = 10
+	// A CommitObject / CompleteMultipartUpload precondition (if_match,
+	// if_none_match) did not hold.
+	Reason_REASON_PRECONDITION_FAILED   Reason = 11
+	Reason_REASON_NO_SUCH_BUCKET_CONFIG Reason = 12
+	// A precondition was evaluated against a version that a concurrent write
+	// replaced; S3 answers 409 ConditionalRequestConflict.
+	Reason_REASON_CONDITIONAL_CONFLICT Reason = 13
 )
 
 // Enum value maps for Reason.
 var (
 	Reason_name = map[int32]string{
-		0: "REASON_UNSPECIFIED",
-		1: "REASON_NO_SUCH_BUCKET",
-		2: "REASON_NO_SUCH_KEY",
-		3: "REASON_BUCKET_ALREADY_EXISTS",
-		4: "REASON_BUCKET_NOT_EMPTY",
-		5: "REASON_NO_SUCH_REGION",
-		6: "REASON_NO_SUCH_VERSION",
+		0:  "REASON_UNSPECIFIED",
+		1:  "REASON_NO_SUCH_BUCKET",
+		2:  "REASON_NO_SUCH_KEY",
+		3:  "REASON_BUCKET_ALREADY_EXISTS",
+		4:  "REASON_BUCKET_NOT_EMPTY",
+		5:  "REASON_NO_SUCH_REGION",
+		6:  "REASON_NO_SUCH_VERSION",
+		7:  "REASON_NO_SUCH_UPLOAD",
+		8:  "REASON_INVALID_PART",
+		9:  "REASON_INVALID_PART_ORDER",
+		10: "REASON_ENTITY_TOO_SMALL",
+		11: "REASON_PRECONDITION_FAILED",
+		12: "REASON_NO_SUCH_BUCKET_CONFIG",
+		13: "REASON_CONDITIONAL_CONFLICT",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":           0,
@@ -54,6 +72,13 @@ var (
 		"REASON_BUCKET_NOT_EMPTY":      4,
 		"REASON_NO_SUCH_REGION":        5,
 		"REASON_NO_SUCH_VERSION":       6,
+		"REASON_NO_SUCH_UPLOAD":        7,
+		"REASON_INVALID_PART":          8,
+		"REASON_INVALID_PART_ORDER":    9,
+		"REASON_ENTITY_TOO_SMALL":      10,
+		"REASON_PRECONDITION_FAILED":   11,
+		"REASON_NO_SUCH_BUCKET_CONFIG": 12,
+		"REASON_CONDITIONAL_CONFLICT":  13,
 	}
 )
 
@@ -84,14 +109,69 @@ func (Reason) EnumDescriptor() ([]byte, []int) {
 	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{0}
 }
 
+type Versioning int32
+
+const (
+	Versioning_VERSIONING_UNSPECIFIED Versioning = 0
+	// Never versioned: one version per key, replaced on write.
+	Versioning_VERSIONING_UNVERSIONED Versioning = 1
+	Versioning_VERSIONING_ENABLED     Versioning = 2
+	// New writes replace the "null" version; older versions stay.
+	Versioning_VERSIONING_SUSPENDED Versioning = 3
+)
+
+// Enum value maps for Versioning.
+var (
+	Versioning_name = map[int32]string{
+		0: "VERSIONING_UNSPECIFIED",
+		1: "VERSIONING_UNVERSIONED",
+		2: "VERSIONING_ENABLED",
+		3: "VERSIONING_SUSPENDED",
+	}
+	Versioning_value = map[string]int32{
+		"VERSIONING_UNSPECIFIED": 0,
+		"VERSIONING_UNVERSIONED": 1,
+		"VERSIONING_ENABLED":     2,
+		"VERSIONING_SUSPENDED":   3,
+	}
+)
+
+func (x Versioning) Enum() *Versioning {
+	p := new(Versioning)
+	*p = x
+	return p
+}
+
+func (x Versioning) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Versioning) Descriptor() protoreflect.EnumDescriptor {
+	return file_anvil_metadata_v1_metadata_proto_enumTypes[1].Descriptor()
+}
+
+func (Versioning) Type() protoreflect.EnumType {
+	return &file_anvil_metadata_v1_metadata_proto_enumTypes[1]
+}
+
+func (x Versioning) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Versioning.Descriptor instead.
+func (Versioning) EnumDescriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{1}
+}
+
 type Bucket struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Region    string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Erasure parameters used for new objects in this bucket.
-	DataShards    int32 `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
-	ParityShards  int32 `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	DataShards    int32      `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards  int32      `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	Versioning    Versioning `protobuf:"varint,6,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -159,6 +239,13 @@ func (x *Bucket) GetParityShards() int32 {
 		return x.ParityShards
 	}
 	return 0
+}
+
+func (x *Bucket) GetVersioning() Versioning {
+	if x != nil {
+		return x.Versioning
+	}
+	return Versioning_VERSIONING_UNSPECIFIED
 }
 
 type CreateBucketRequest struct {
@@ -533,9 +620,12 @@ type Segment struct {
 	// Bytes per shard block in a full stripe.
 	BlockSize int32 `protobuf:"varint,5,opt,name=block_size,json=blockSize,proto3" json:"block_size,omitempty"`
 	// node_ids[i] holds shard i; empty when that shard was not written.
-	NodeIds       []string `protobuf:"bytes,6,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
-	PartNumber    int32    `protobuf:"varint,7,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
-	Etag          string   `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	NodeIds    []string `protobuf:"bytes,6,rep,name=node_ids,json=nodeIds,proto3" json:"node_ids,omitempty"`
+	PartNumber int32    `protobuf:"varint,7,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	Etag       string   `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Checksums of this segment's bytes by algorithm ("CRC32", "CRC32C",
+	// "CRC64NVME", "SHA1", "SHA256"), base64 as S3 shows them.
+	Checksums     map[string]string `protobuf:"bytes,9,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -626,6 +716,13 @@ func (x *Segment) GetEtag() string {
 	return ""
 }
 
+func (x *Segment) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
 type ObjectVersion struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -644,8 +741,18 @@ type ObjectVersion struct {
 	UserMetadata       map[string]string      `protobuf:"bytes,13,rep,name=user_metadata,json=userMetadata,proto3" json:"user_metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Segments           []*Segment             `protobuf:"bytes,14,rep,name=segments,proto3" json:"segments,omitempty"`
 	DeleteMarker       bool                   `protobuf:"varint,15,opt,name=delete_marker,json=deleteMarker,proto3" json:"delete_marker,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Set in listings and lookups: this is the key's current version.
+	IsLatest bool              `protobuf:"varint,16,opt,name=is_latest,json=isLatest,proto3" json:"is_latest,omitempty"`
+	Tags     map[string]string `protobuf:"bytes,17,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Whole-object checksums by algorithm, base64; for multipart uploads the
+	// composite value ("<base64>-<parts>") as S3 shows it.
+	Checksums map[string]string `protobuf:"bytes,18,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// "FULL_OBJECT" or "COMPOSITE" when checksums are set.
+	ChecksumType string `protobuf:"bytes,19,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
+	// Number of parts for a multipart object, else 0.
+	PartsCount    int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
@@ -783,16 +890,108 @@ func (x *ObjectVersion) GetDeleteMarker() bool {
 	return false
 }
 
+func (x *ObjectVersion) GetIsLatest() bool {
+	if x != nil {
+		return x.IsLatest
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetChecksumType() string {
+	if x != nil {
+		return x.ChecksumType
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetPartsCount() int32 {
+	if x != nil {
+		return x.PartsCount
+	}
+	return 0
+}
+
+// Preconditions checked inside the commit transaction against the key's
+// current version: S3's If-Match / If-None-Match on writes.
+type WritePreconditions struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Commit only when the current version's ETag equals this (unquoted).
+	IfMatch string `protobuf:"bytes,1,opt,name=if_match,json=ifMatch,proto3" json:"if_match,omitempty"`
+	// Commit only when the key has no current version (If-None-Match: *).
+	IfNoneMatch   bool `protobuf:"varint,2,opt,name=if_none_match,json=ifNoneMatch,proto3" json:"if_none_match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WritePreconditions) Reset() {
+	*x = WritePreconditions{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WritePreconditions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WritePreconditions) ProtoMessage() {}
+
+func (x *WritePreconditions) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WritePreconditions.ProtoReflect.Descriptor instead.
+func (*WritePreconditions) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *WritePreconditions) GetIfMatch() string {
+	if x != nil {
+		return x.IfMatch
+	}
+	return ""
+}
+
+func (x *WritePreconditions) GetIfNoneMatch() bool {
+	if x != nil {
+		return x.IfNoneMatch
+	}
+	return false
+}
+
 type CommitObjectRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Version       *ObjectVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	Preconditions *WritePreconditions    `protobuf:"bytes,2,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CommitObjectRequest) Reset() {
 	*x = CommitObjectRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1003,7 @@ func (x *CommitObjectRequest) String() string {
 func (*CommitObjectRequest) ProtoMessage() {}
 
 func (x *CommitObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[11]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,12 +1016,19 @@ func (x *CommitObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitObjectRequest.ProtoReflect.Descriptor instead.
 func (*CommitObjectRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{11}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CommitObjectRequest) GetVersion() *ObjectVersion {
 	if x != nil {
 		return x.Version
+	}
+	return nil
+}
+
+func (x *CommitObjectRequest) GetPreconditions() *WritePreconditions {
+	if x != nil {
+		return x.Preconditions
 	}
 	return nil
 }
@@ -836,7 +1042,7 @@ type CommitObjectResponse struct {
 
 func (x *CommitObjectResponse) Reset() {
 	*x = CommitObjectResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[12]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -848,7 +1054,7 @@ func (x *CommitObjectResponse) String() string {
 func (*CommitObjectResponse) ProtoMessage() {}
 
 func (x *CommitObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[12]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -861,7 +1067,7 @@ func (x *CommitObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitObjectResponse.ProtoReflect.Descriptor instead.
 func (*CommitObjectResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{12}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CommitObjectResponse) GetVersion() *ObjectVersion {
@@ -883,7 +1089,7 @@ type GetObjectRequest struct {
 
 func (x *GetObjectRequest) Reset() {
 	*x = GetObjectRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[13]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -895,7 +1101,7 @@ func (x *GetObjectRequest) String() string {
 func (*GetObjectRequest) ProtoMessage() {}
 
 func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[13]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -908,7 +1114,7 @@ func (x *GetObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectRequest.ProtoReflect.Descriptor instead.
 func (*GetObjectRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{13}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetObjectRequest) GetBucket() string {
@@ -941,7 +1147,7 @@ type GetObjectResponse struct {
 
 func (x *GetObjectResponse) Reset() {
 	*x = GetObjectResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[14]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -953,7 +1159,7 @@ func (x *GetObjectResponse) String() string {
 func (*GetObjectResponse) ProtoMessage() {}
 
 func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[14]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -966,7 +1172,7 @@ func (x *GetObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetObjectResponse.ProtoReflect.Descriptor instead.
 func (*GetObjectResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{14}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetObjectResponse) GetVersion() *ObjectVersion {
@@ -977,16 +1183,19 @@ func (x *GetObjectResponse) GetVersion() *ObjectVersion {
 }
 
 type DeleteObjectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
-	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bucket string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// Delete this version permanently (S3 DELETE ?versionId=); empty deletes
+	// the current version (unversioned) or adds a delete marker (versioned).
+	VersionId     string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteObjectRequest) Reset() {
 	*x = DeleteObjectRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[15]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -998,7 +1207,7 @@ func (x *DeleteObjectRequest) String() string {
 func (*DeleteObjectRequest) ProtoMessage() {}
 
 func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[15]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1011,7 +1220,7 @@ func (x *DeleteObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectRequest.ProtoReflect.Descriptor instead.
 func (*DeleteObjectRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{15}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteObjectRequest) GetBucket() string {
@@ -1028,17 +1237,28 @@ func (x *DeleteObjectRequest) GetKey() string {
 	return ""
 }
 
+func (x *DeleteObjectRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
 type DeleteObjectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// False when there was nothing to delete.
-	Deleted       bool `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// True when the delete created, or permanently removed, a delete marker.
+	DeleteMarker bool `protobuf:"varint,2,opt,name=delete_marker,json=deleteMarker,proto3" json:"delete_marker,omitempty"`
+	// The created delete marker's id, or the removed version's id.
+	VersionId     string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeleteObjectResponse) Reset() {
 	*x = DeleteObjectResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[16]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1050,7 +1270,7 @@ func (x *DeleteObjectResponse) String() string {
 func (*DeleteObjectResponse) ProtoMessage() {}
 
 func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[16]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1063,7 +1283,7 @@ func (x *DeleteObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteObjectResponse.ProtoReflect.Descriptor instead.
 func (*DeleteObjectResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{16}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *DeleteObjectResponse) GetDeleted() bool {
@@ -1071,6 +1291,20 @@ func (x *DeleteObjectResponse) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *DeleteObjectResponse) GetDeleteMarker() bool {
+	if x != nil {
+		return x.DeleteMarker
+	}
+	return false
+}
+
+func (x *DeleteObjectResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
 }
 
 type ListObjectsRequest struct {
@@ -1087,7 +1321,7 @@ type ListObjectsRequest struct {
 
 func (x *ListObjectsRequest) Reset() {
 	*x = ListObjectsRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[17]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1099,7 +1333,7 @@ func (x *ListObjectsRequest) String() string {
 func (*ListObjectsRequest) ProtoMessage() {}
 
 func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[17]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1112,7 +1346,7 @@ func (x *ListObjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsRequest.ProtoReflect.Descriptor instead.
 func (*ListObjectsRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{17}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListObjectsRequest) GetBucket() string {
@@ -1163,7 +1397,7 @@ type ListObjectsResponse struct {
 
 func (x *ListObjectsResponse) Reset() {
 	*x = ListObjectsResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[18]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1409,7 @@ func (x *ListObjectsResponse) String() string {
 func (*ListObjectsResponse) ProtoMessage() {}
 
 func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[18]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1422,7 @@ func (x *ListObjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListObjectsResponse.ProtoReflect.Descriptor instead.
 func (*ListObjectsResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{18}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListObjectsResponse) GetObjects() []*ObjectVersion {
@@ -1219,11 +1453,1827 @@ func (x *ListObjectsResponse) GetNextMarker() string {
 	return ""
 }
 
+type ListObjectVersionsRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Prefix    string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Delimiter string                 `protobuf:"bytes,3,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
+	KeyMarker string                 `protobuf:"bytes,4,opt,name=key_marker,json=keyMarker,proto3" json:"key_marker,omitempty"`
+	// With key_marker: resume after this version of that key.
+	VersionIdMarker string `protobuf:"bytes,5,opt,name=version_id_marker,json=versionIdMarker,proto3" json:"version_id_marker,omitempty"`
+	MaxKeys         int32  `protobuf:"varint,6,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ListObjectVersionsRequest) Reset() {
+	*x = ListObjectVersionsRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObjectVersionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObjectVersionsRequest) ProtoMessage() {}
+
+func (x *ListObjectVersionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObjectVersionsRequest.ProtoReflect.Descriptor instead.
+func (*ListObjectVersionsRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListObjectVersionsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetDelimiter() string {
+	if x != nil {
+		return x.Delimiter
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetKeyMarker() string {
+	if x != nil {
+		return x.KeyMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetVersionIdMarker() string {
+	if x != nil {
+		return x.VersionIdMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsRequest) GetMaxKeys() int32 {
+	if x != nil {
+		return x.MaxKeys
+	}
+	return 0
+}
+
+type ListObjectVersionsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Versions and delete markers (delete_marker set), is_latest filled in.
+	Versions            []*ObjectVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	CommonPrefixes      []string         `protobuf:"bytes,2,rep,name=common_prefixes,json=commonPrefixes,proto3" json:"common_prefixes,omitempty"`
+	Truncated           bool             `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextKeyMarker       string           `protobuf:"bytes,4,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
+	NextVersionIdMarker string           `protobuf:"bytes,5,opt,name=next_version_id_marker,json=nextVersionIdMarker,proto3" json:"next_version_id_marker,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *ListObjectVersionsResponse) Reset() {
+	*x = ListObjectVersionsResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListObjectVersionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListObjectVersionsResponse) ProtoMessage() {}
+
+func (x *ListObjectVersionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListObjectVersionsResponse.ProtoReflect.Descriptor instead.
+func (*ListObjectVersionsResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListObjectVersionsResponse) GetVersions() []*ObjectVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListObjectVersionsResponse) GetCommonPrefixes() []string {
+	if x != nil {
+		return x.CommonPrefixes
+	}
+	return nil
+}
+
+func (x *ListObjectVersionsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListObjectVersionsResponse) GetNextKeyMarker() string {
+	if x != nil {
+		return x.NextKeyMarker
+	}
+	return ""
+}
+
+func (x *ListObjectVersionsResponse) GetNextVersionIdMarker() string {
+	if x != nil {
+		return x.NextVersionIdMarker
+	}
+	return ""
+}
+
+type SetBucketVersioningRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bucket string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// VERSIONING_ENABLED or VERSIONING_SUSPENDED.
+	Versioning    Versioning `protobuf:"varint,2,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketVersioningRequest) Reset() {
+	*x = SetBucketVersioningRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketVersioningRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketVersioningRequest) ProtoMessage() {}
+
+func (x *SetBucketVersioningRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketVersioningRequest.ProtoReflect.Descriptor instead.
+func (*SetBucketVersioningRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *SetBucketVersioningRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *SetBucketVersioningRequest) GetVersioning() Versioning {
+	if x != nil {
+		return x.Versioning
+	}
+	return Versioning_VERSIONING_UNSPECIFIED
+}
+
+type SetBucketVersioningResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        *Bucket                `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetBucketVersioningResponse) Reset() {
+	*x = SetBucketVersioningResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetBucketVersioningResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetBucketVersioningResponse) ProtoMessage() {}
+
+func (x *SetBucketVersioningResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetBucketVersioningResponse.ProtoReflect.Descriptor instead.
+func (*SetBucketVersioningResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *SetBucketVersioningResponse) GetBucket() *Bucket {
+	if x != nil {
+		return x.Bucket
+	}
+	return nil
+}
+
+type PutBucketConfigRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Bucket string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	// "cors", "tagging", ...
+	Kind          string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Document      []byte `protobuf:"bytes,3,opt,name=document,proto3" json:"document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBucketConfigRequest) Reset() {
+	*x = PutBucketConfigRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBucketConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBucketConfigRequest) ProtoMessage() {}
+
+func (x *PutBucketConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBucketConfigRequest.ProtoReflect.Descriptor instead.
+func (*PutBucketConfigRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PutBucketConfigRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutBucketConfigRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *PutBucketConfigRequest) GetDocument() []byte {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+type PutBucketConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutBucketConfigResponse) Reset() {
+	*x = PutBucketConfigResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutBucketConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutBucketConfigResponse) ProtoMessage() {}
+
+func (x *PutBucketConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutBucketConfigResponse.ProtoReflect.Descriptor instead.
+func (*PutBucketConfigResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{25}
+}
+
+type GetBucketConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBucketConfigRequest) Reset() {
+	*x = GetBucketConfigRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBucketConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBucketConfigRequest) ProtoMessage() {}
+
+func (x *GetBucketConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBucketConfigRequest.ProtoReflect.Descriptor instead.
+func (*GetBucketConfigRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *GetBucketConfigRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *GetBucketConfigRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+type GetBucketConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Document      []byte                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetBucketConfigResponse) Reset() {
+	*x = GetBucketConfigResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetBucketConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetBucketConfigResponse) ProtoMessage() {}
+
+func (x *GetBucketConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetBucketConfigResponse.ProtoReflect.Descriptor instead.
+func (*GetBucketConfigResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *GetBucketConfigResponse) GetDocument() []byte {
+	if x != nil {
+		return x.Document
+	}
+	return nil
+}
+
+type DeleteBucketConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Kind          string                 `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBucketConfigRequest) Reset() {
+	*x = DeleteBucketConfigRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBucketConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBucketConfigRequest) ProtoMessage() {}
+
+func (x *DeleteBucketConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBucketConfigRequest.ProtoReflect.Descriptor instead.
+func (*DeleteBucketConfigRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *DeleteBucketConfigRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *DeleteBucketConfigRequest) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+type DeleteBucketConfigResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteBucketConfigResponse) Reset() {
+	*x = DeleteBucketConfigResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteBucketConfigResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteBucketConfigResponse) ProtoMessage() {}
+
+func (x *DeleteBucketConfigResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteBucketConfigResponse.ProtoReflect.Descriptor instead.
+func (*DeleteBucketConfigResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{29}
+}
+
+type PutObjectTaggingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	Tags          map[string]string      `protobuf:"bytes,4,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectTaggingRequest) Reset() {
+	*x = PutObjectTaggingRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectTaggingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectTaggingRequest) ProtoMessage() {}
+
+func (x *PutObjectTaggingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectTaggingRequest.ProtoReflect.Descriptor instead.
+func (*PutObjectTaggingRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *PutObjectTaggingRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutObjectTaggingRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutObjectTaggingRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *PutObjectTaggingRequest) GetTags() map[string]string {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+type PutObjectTaggingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectTaggingResponse) Reset() {
+	*x = PutObjectTaggingResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectTaggingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectTaggingResponse) ProtoMessage() {}
+
+func (x *PutObjectTaggingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectTaggingResponse.ProtoReflect.Descriptor instead.
+func (*PutObjectTaggingResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *PutObjectTaggingResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+type DeleteObjectTaggingRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteObjectTaggingRequest) Reset() {
+	*x = DeleteObjectTaggingRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteObjectTaggingRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteObjectTaggingRequest) ProtoMessage() {}
+
+func (x *DeleteObjectTaggingRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteObjectTaggingRequest.ProtoReflect.Descriptor instead.
+func (*DeleteObjectTaggingRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *DeleteObjectTaggingRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *DeleteObjectTaggingRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *DeleteObjectTaggingRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+type DeleteObjectTaggingResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteObjectTaggingResponse) Reset() {
+	*x = DeleteObjectTaggingResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteObjectTaggingResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteObjectTaggingResponse) ProtoMessage() {}
+
+func (x *DeleteObjectTaggingResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteObjectTaggingResponse.ProtoReflect.Descriptor instead.
+func (*DeleteObjectTaggingResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *DeleteObjectTaggingResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+type MultipartUpload struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key       string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId  string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	Initiated *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=initiated,proto3" json:"initiated,omitempty"`
+	// Headers, user metadata, tags and checksum algorithm the object will get
+	// (segments, size and etag unset).
+	Template *ObjectVersion `protobuf:"bytes,5,opt,name=template,proto3" json:"template,omitempty"`
+	// Checksum algorithm requested at create ("CRC32", ...), or empty.
+	ChecksumAlgorithm string `protobuf:"bytes,6,opt,name=checksum_algorithm,json=checksumAlgorithm,proto3" json:"checksum_algorithm,omitempty"`
+	// "COMPOSITE" or "FULL_OBJECT" when a checksum algorithm is set.
+	ChecksumType  string `protobuf:"bytes,7,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MultipartUpload) Reset() {
+	*x = MultipartUpload{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultipartUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultipartUpload) ProtoMessage() {}
+
+func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultipartUpload.ProtoReflect.Descriptor instead.
+func (*MultipartUpload) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *MultipartUpload) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetInitiated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Initiated
+	}
+	return nil
+}
+
+func (x *MultipartUpload) GetTemplate() *ObjectVersion {
+	if x != nil {
+		return x.Template
+	}
+	return nil
+}
+
+func (x *MultipartUpload) GetChecksumAlgorithm() string {
+	if x != nil {
+		return x.ChecksumAlgorithm
+	}
+	return ""
+}
+
+func (x *MultipartUpload) GetChecksumType() string {
+	if x != nil {
+		return x.ChecksumType
+	}
+	return ""
+}
+
+type CreateMultipartUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *MultipartUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMultipartUploadRequest) Reset() {
+	*x = CreateMultipartUploadRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMultipartUploadRequest) ProtoMessage() {}
+
+func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*CreateMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *CreateMultipartUploadRequest) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type CreateMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *MultipartUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateMultipartUploadResponse) Reset() {
+	*x = CreateMultipartUploadResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateMultipartUploadResponse) ProtoMessage() {}
+
+func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*CreateMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *CreateMultipartUploadResponse) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type GetMultipartUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMultipartUploadRequest) Reset() {
+	*x = GetMultipartUploadRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMultipartUploadRequest) ProtoMessage() {}
+
+func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *GetMultipartUploadRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *GetMultipartUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *GetMultipartUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+type GetMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *MultipartUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMultipartUploadResponse) Reset() {
+	*x = GetMultipartUploadResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMultipartUploadResponse) ProtoMessage() {}
+
+func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *GetMultipartUploadResponse) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type Part struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	PartNumber   int32                  `protobuf:"varint,1,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	LastModified *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=last_modified,json=lastModified,proto3" json:"last_modified,omitempty"`
+	// The part's data: size, etag (hex MD5), checksums and placement.
+	Segment       *Segment `protobuf:"bytes,3,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Part) Reset() {
+	*x = Part{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Part) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Part) ProtoMessage() {}
+
+func (x *Part) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Part.ProtoReflect.Descriptor instead.
+func (*Part) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *Part) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *Part) GetLastModified() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastModified
+	}
+	return nil
+}
+
+func (x *Part) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+type PutPartRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	PartNumber    int32                  `protobuf:"varint,4,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	Segment       *Segment               `protobuf:"bytes,5,opt,name=segment,proto3" json:"segment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutPartRequest) Reset() {
+	*x = PutPartRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutPartRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutPartRequest) ProtoMessage() {}
+
+func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
+func (*PutPartRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PutPartRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutPartRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutPartRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *PutPartRequest) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *PutPartRequest) GetSegment() *Segment {
+	if x != nil {
+		return x.Segment
+	}
+	return nil
+}
+
+type PutPartResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Part          *Part                  `protobuf:"bytes,1,opt,name=part,proto3" json:"part,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutPartResponse) Reset() {
+	*x = PutPartResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutPartResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutPartResponse) ProtoMessage() {}
+
+func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
+func (*PutPartResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *PutPartResponse) GetPart() *Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+type ListPartsRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Bucket           string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key              string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId         string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	PartNumberMarker int32                  `protobuf:"varint,4,opt,name=part_number_marker,json=partNumberMarker,proto3" json:"part_number_marker,omitempty"`
+	MaxParts         int32                  `protobuf:"varint,5,opt,name=max_parts,json=maxParts,proto3" json:"max_parts,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ListPartsRequest) Reset() {
+	*x = ListPartsRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPartsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPartsRequest) ProtoMessage() {}
+
+func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
+func (*ListPartsRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ListPartsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ListPartsRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ListPartsRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *ListPartsRequest) GetPartNumberMarker() int32 {
+	if x != nil {
+		return x.PartNumberMarker
+	}
+	return 0
+}
+
+func (x *ListPartsRequest) GetMaxParts() int32 {
+	if x != nil {
+		return x.MaxParts
+	}
+	return 0
+}
+
+type ListPartsResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	Upload               *MultipartUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	Parts                []*Part                `protobuf:"bytes,2,rep,name=parts,proto3" json:"parts,omitempty"`
+	Truncated            bool                   `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextPartNumberMarker int32                  `protobuf:"varint,4,opt,name=next_part_number_marker,json=nextPartNumberMarker,proto3" json:"next_part_number_marker,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *ListPartsResponse) Reset() {
+	*x = ListPartsResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPartsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPartsResponse) ProtoMessage() {}
+
+func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
+func (*ListPartsResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *ListPartsResponse) GetUpload() *MultipartUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+func (x *ListPartsResponse) GetParts() []*Part {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *ListPartsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListPartsResponse) GetNextPartNumberMarker() int32 {
+	if x != nil {
+		return x.NextPartNumberMarker
+	}
+	return 0
+}
+
+type CompletedPart struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	PartNumber int32                  `protobuf:"varint,1,opt,name=part_number,json=partNumber,proto3" json:"part_number,omitempty"`
+	// Unquoted hex MD5 as the client listed it.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Checksums the client listed for the part, by algorithm.
+	Checksums     map[string]string `protobuf:"bytes,3,rep,name=checksums,proto3" json:"checksums,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompletedPart) Reset() {
+	*x = CompletedPart{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompletedPart) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompletedPart) ProtoMessage() {}
+
+func (x *CompletedPart) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
+func (*CompletedPart) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CompletedPart) GetPartNumber() int32 {
+	if x != nil {
+		return x.PartNumber
+	}
+	return 0
+}
+
+func (x *CompletedPart) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *CompletedPart) GetChecksums() map[string]string {
+	if x != nil {
+		return x.Checksums
+	}
+	return nil
+}
+
+type CompleteMultipartUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	Parts         []*CompletedPart       `protobuf:"bytes,4,rep,name=parts,proto3" json:"parts,omitempty"`
+	Preconditions *WritePreconditions    `protobuf:"bytes,5,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
+	// Smallest size of every part but the last (5 MiB on AWS).
+	MinPartSize   int64 `protobuf:"varint,6,opt,name=min_part_size,json=minPartSize,proto3" json:"min_part_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMultipartUploadRequest) Reset() {
+	*x = CompleteMultipartUploadRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMultipartUploadRequest) ProtoMessage() {}
+
+func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*CompleteMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *CompleteMultipartUploadRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadRequest) GetParts() []*CompletedPart {
+	if x != nil {
+		return x.Parts
+	}
+	return nil
+}
+
+func (x *CompleteMultipartUploadRequest) GetPreconditions() *WritePreconditions {
+	if x != nil {
+		return x.Preconditions
+	}
+	return nil
+}
+
+func (x *CompleteMultipartUploadRequest) GetMinPartSize() int64 {
+	if x != nil {
+		return x.MinPartSize
+	}
+	return 0
+}
+
+type CompleteMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Version       *ObjectVersion         `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteMultipartUploadResponse) Reset() {
+	*x = CompleteMultipartUploadResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteMultipartUploadResponse) ProtoMessage() {}
+
+func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*CompleteMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *CompleteMultipartUploadResponse) GetVersion() *ObjectVersion {
+	if x != nil {
+		return x.Version
+	}
+	return nil
+}
+
+type AbortMultipartUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	UploadId      string                 `protobuf:"bytes,3,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortMultipartUploadRequest) Reset() {
+	*x = AbortMultipartUploadRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortMultipartUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortMultipartUploadRequest) ProtoMessage() {}
+
+func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortMultipartUploadRequest.ProtoReflect.Descriptor instead.
+func (*AbortMultipartUploadRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AbortMultipartUploadRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *AbortMultipartUploadRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *AbortMultipartUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+type AbortMultipartUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortMultipartUploadResponse) Reset() {
+	*x = AbortMultipartUploadResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortMultipartUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortMultipartUploadResponse) ProtoMessage() {}
+
+func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortMultipartUploadResponse.ProtoReflect.Descriptor instead.
+func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{48}
+}
+
+type ListMultipartUploadsRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Bucket         string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Prefix         string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Delimiter      string                 `protobuf:"bytes,3,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
+	KeyMarker      string                 `protobuf:"bytes,4,opt,name=key_marker,json=keyMarker,proto3" json:"key_marker,omitempty"`
+	UploadIdMarker string                 `protobuf:"bytes,5,opt,name=upload_id_marker,json=uploadIdMarker,proto3" json:"upload_id_marker,omitempty"`
+	MaxUploads     int32                  `protobuf:"varint,6,opt,name=max_uploads,json=maxUploads,proto3" json:"max_uploads,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ListMultipartUploadsRequest) Reset() {
+	*x = ListMultipartUploadsRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMultipartUploadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMultipartUploadsRequest) ProtoMessage() {}
+
+func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
+func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ListMultipartUploadsRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetDelimiter() string {
+	if x != nil {
+		return x.Delimiter
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetKeyMarker() string {
+	if x != nil {
+		return x.KeyMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetUploadIdMarker() string {
+	if x != nil {
+		return x.UploadIdMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsRequest) GetMaxUploads() int32 {
+	if x != nil {
+		return x.MaxUploads
+	}
+	return 0
+}
+
+type ListMultipartUploadsResponse struct {
+	state              protoimpl.MessageState `protogen:"open.v1"`
+	Uploads            []*MultipartUpload     `protobuf:"bytes,1,rep,name=uploads,proto3" json:"uploads,omitempty"`
+	CommonPrefixes     []string               `protobuf:"bytes,2,rep,name=common_prefixes,json=commonPrefixes,proto3" json:"common_prefixes,omitempty"`
+	Truncated          bool                   `protobuf:"varint,3,opt,name=truncated,proto3" json:"truncated,omitempty"`
+	NextKeyMarker      string                 `protobuf:"bytes,4,opt,name=next_key_marker,json=nextKeyMarker,proto3" json:"next_key_marker,omitempty"`
+	NextUploadIdMarker string                 `protobuf:"bytes,5,opt,name=next_upload_id_marker,json=nextUploadIdMarker,proto3" json:"next_upload_id_marker,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *ListMultipartUploadsResponse) Reset() {
+	*x = ListMultipartUploadsResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMultipartUploadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMultipartUploadsResponse) ProtoMessage() {}
+
+func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
+func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ListMultipartUploadsResponse) GetUploads() []*MultipartUpload {
+	if x != nil {
+		return x.Uploads
+	}
+	return nil
+}
+
+func (x *ListMultipartUploadsResponse) GetCommonPrefixes() []string {
+	if x != nil {
+		return x.CommonPrefixes
+	}
+	return nil
+}
+
+func (x *ListMultipartUploadsResponse) GetTruncated() bool {
+	if x != nil {
+		return x.Truncated
+	}
+	return false
+}
+
+func (x *ListMultipartUploadsResponse) GetNextKeyMarker() string {
+	if x != nil {
+		return x.NextKeyMarker
+	}
+	return ""
+}
+
+func (x *ListMultipartUploadsResponse) GetNextUploadIdMarker() string {
+	if x != nil {
+		return x.NextUploadIdMarker
+	}
+	return ""
+}
+
 var File_anvil_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
 const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
-	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n" +
+	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x129\n" +
@@ -1231,7 +3281,10 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x1f\n" +
 	"\vdata_shards\x18\x04 \x01(\x05R\n" +
 	"dataShards\x12#\n" +
-	"\rparity_shards\x18\x05 \x01(\x05R\fparityShards\"\x87\x01\n" +
+	"\rparity_shards\x18\x05 \x01(\x05R\fparityShards\x12=\n" +
+	"\n" +
+	"versioning\x18\x06 \x01(\x0e2\x1d.anvil.metadata.v1.VersioningR\n" +
+	"versioning\"\x87\x01\n" +
 	"\x13CreateBucketRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -1249,7 +3302,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\abuckets\x18\x01 \x03(\v2\x19.anvil.metadata.v1.BucketR\abuckets\")\n" +
 	"\x13DeleteBucketRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
-	"\x14DeleteBucketResponse\"\xeb\x01\n" +
+	"\x14DeleteBucketResponse\"\xf2\x02\n" +
 	"\aSegment\x12\x17\n" +
 	"\adata_id\x18\x01 \x01(\tR\x06dataId\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x1f\n" +
@@ -1261,7 +3314,11 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\bnode_ids\x18\x06 \x03(\tR\anodeIds\x12\x1f\n" +
 	"\vpart_number\x18\a \x01(\x05R\n" +
 	"partNumber\x12\x12\n" +
-	"\x04etag\x18\b \x01(\tR\x04etag\"\xa1\x05\n" +
+	"\x04etag\x18\b \x01(\tR\x04etag\x12G\n" +
+	"\tchecksums\x18\t \x03(\v2).anvil.metadata.v1.Segment.ChecksumsEntryR\tchecksums\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\b\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -1279,12 +3336,28 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\aexpires\x18\f \x01(\tR\aexpires\x12W\n" +
 	"\ruser_metadata\x18\r \x03(\v22.anvil.metadata.v1.ObjectVersion.UserMetadataEntryR\fuserMetadata\x126\n" +
 	"\bsegments\x18\x0e \x03(\v2\x1a.anvil.metadata.v1.SegmentR\bsegments\x12#\n" +
-	"\rdelete_marker\x18\x0f \x01(\bR\fdeleteMarker\x1a?\n" +
+	"\rdelete_marker\x18\x0f \x01(\bR\fdeleteMarker\x12\x1b\n" +
+	"\tis_latest\x18\x10 \x01(\bR\bisLatest\x12>\n" +
+	"\x04tags\x18\x11 \x03(\v2*.anvil.metadata.v1.ObjectVersion.TagsEntryR\x04tags\x12M\n" +
+	"\tchecksums\x18\x12 \x03(\v2/.anvil.metadata.v1.ObjectVersion.ChecksumsEntryR\tchecksums\x12#\n" +
+	"\rchecksum_type\x18\x13 \x01(\tR\fchecksumType\x12\x1f\n" +
+	"\vparts_count\x18\x14 \x01(\x05R\n" +
+	"partsCount\x1a?\n" +
 	"\x11UserMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"Q\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"S\n" +
+	"\x12WritePreconditions\x12\x19\n" +
+	"\bif_match\x18\x01 \x01(\tR\aifMatch\x12\"\n" +
+	"\rif_none_match\x18\x02 \x01(\bR\vifNoneMatch\"\x9e\x01\n" +
 	"\x13CommitObjectRequest\x12:\n" +
-	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"R\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\x12K\n" +
+	"\rpreconditions\x18\x02 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\"R\n" +
 	"\x14CommitObjectResponse\x12:\n" +
 	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"[\n" +
 	"\x10GetObjectRequest\x12\x16\n" +
@@ -1293,12 +3366,17 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"O\n" +
 	"\x11GetObjectResponse\x12:\n" +
-	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"?\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"^\n" +
 	"\x13DeleteObjectRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\"0\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\"t\n" +
 	"\x14DeleteObjectResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\bR\adeleted\"\x9e\x01\n" +
+	"\adeleted\x18\x01 \x01(\bR\adeleted\x12#\n" +
+	"\rdelete_marker\x18\x02 \x01(\bR\fdeleteMarker\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\"\x9e\x01\n" +
 	"\x12ListObjectsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
@@ -1311,7 +3389,142 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
 	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12\x1f\n" +
 	"\vnext_marker\x18\x04 \x01(\tR\n" +
-	"nextMarker*\xc9\x01\n" +
+	"nextMarker\"\xcf\x01\n" +
+	"\x19ListObjectVersionsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
+	"\tdelimiter\x18\x03 \x01(\tR\tdelimiter\x12\x1d\n" +
+	"\n" +
+	"key_marker\x18\x04 \x01(\tR\tkeyMarker\x12*\n" +
+	"\x11version_id_marker\x18\x05 \x01(\tR\x0fversionIdMarker\x12\x19\n" +
+	"\bmax_keys\x18\x06 \x01(\x05R\amaxKeys\"\xfe\x01\n" +
+	"\x1aListObjectVersionsResponse\x12<\n" +
+	"\bversions\x18\x01 \x03(\v2 .anvil.metadata.v1.ObjectVersionR\bversions\x12'\n" +
+	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12&\n" +
+	"\x0fnext_key_marker\x18\x04 \x01(\tR\rnextKeyMarker\x123\n" +
+	"\x16next_version_id_marker\x18\x05 \x01(\tR\x13nextVersionIdMarker\"s\n" +
+	"\x1aSetBucketVersioningRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12=\n" +
+	"\n" +
+	"versioning\x18\x02 \x01(\x0e2\x1d.anvil.metadata.v1.VersioningR\n" +
+	"versioning\"P\n" +
+	"\x1bSetBucketVersioningResponse\x121\n" +
+	"\x06bucket\x18\x01 \x01(\v2\x19.anvil.metadata.v1.BucketR\x06bucket\"`\n" +
+	"\x16PutBucketConfigRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1a\n" +
+	"\bdocument\x18\x03 \x01(\fR\bdocument\"\x19\n" +
+	"\x17PutBucketConfigResponse\"D\n" +
+	"\x16GetBucketConfigRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\"5\n" +
+	"\x17GetBucketConfigResponse\x12\x1a\n" +
+	"\bdocument\x18\x01 \x01(\fR\bdocument\"G\n" +
+	"\x19DeleteBucketConfigRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\"\x1c\n" +
+	"\x1aDeleteBucketConfigResponse\"\xe5\x01\n" +
+	"\x17PutObjectTaggingRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12H\n" +
+	"\x04tags\x18\x04 \x03(\v24.anvil.metadata.v1.PutObjectTaggingRequest.TagsEntryR\x04tags\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\x18PutObjectTaggingResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"e\n" +
+	"\x1aDeleteObjectTaggingRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\"<\n" +
+	"\x1bDeleteObjectTaggingResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"\xa4\x02\n" +
+	"\x0fMultipartUpload\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x128\n" +
+	"\tinitiated\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tinitiated\x12<\n" +
+	"\btemplate\x18\x05 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\btemplate\x12-\n" +
+	"\x12checksum_algorithm\x18\x06 \x01(\tR\x11checksumAlgorithm\x12#\n" +
+	"\rchecksum_type\x18\a \x01(\tR\fchecksumType\"Z\n" +
+	"\x1cCreateMultipartUploadRequest\x12:\n" +
+	"\x06upload\x18\x01 \x01(\v2\".anvil.metadata.v1.MultipartUploadR\x06upload\"[\n" +
+	"\x1dCreateMultipartUploadResponse\x12:\n" +
+	"\x06upload\x18\x01 \x01(\v2\".anvil.metadata.v1.MultipartUploadR\x06upload\"b\n" +
+	"\x19GetMultipartUploadRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"X\n" +
+	"\x1aGetMultipartUploadResponse\x12:\n" +
+	"\x06upload\x18\x01 \x01(\v2\".anvil.metadata.v1.MultipartUploadR\x06upload\"\x9e\x01\n" +
+	"\x04Part\x12\x1f\n" +
+	"\vpart_number\x18\x01 \x01(\x05R\n" +
+	"partNumber\x12?\n" +
+	"\rlast_modified\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\flastModified\x124\n" +
+	"\asegment\x18\x03 \x01(\v2\x1a.anvil.metadata.v1.SegmentR\asegment\"\xae\x01\n" +
+	"\x0ePutPartRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12\x1f\n" +
+	"\vpart_number\x18\x04 \x01(\x05R\n" +
+	"partNumber\x124\n" +
+	"\asegment\x18\x05 \x01(\v2\x1a.anvil.metadata.v1.SegmentR\asegment\">\n" +
+	"\x0fPutPartResponse\x12+\n" +
+	"\x04part\x18\x01 \x01(\v2\x17.anvil.metadata.v1.PartR\x04part\"\xa4\x01\n" +
+	"\x10ListPartsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x12,\n" +
+	"\x12part_number_marker\x18\x04 \x01(\x05R\x10partNumberMarker\x12\x1b\n" +
+	"\tmax_parts\x18\x05 \x01(\x05R\bmaxParts\"\xd3\x01\n" +
+	"\x11ListPartsResponse\x12:\n" +
+	"\x06upload\x18\x01 \x01(\v2\".anvil.metadata.v1.MultipartUploadR\x06upload\x12-\n" +
+	"\x05parts\x18\x02 \x03(\v2\x17.anvil.metadata.v1.PartR\x05parts\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x125\n" +
+	"\x17next_part_number_marker\x18\x04 \x01(\x05R\x14nextPartNumberMarker\"\xd1\x01\n" +
+	"\rCompletedPart\x12\x1f\n" +
+	"\vpart_number\x18\x01 \x01(\x05R\n" +
+	"partNumber\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12M\n" +
+	"\tchecksums\x18\x03 \x03(\v2/.anvil.metadata.v1.CompletedPart.ChecksumsEntryR\tchecksums\x1a<\n" +
+	"\x0eChecksumsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x1eCompleteMultipartUploadRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\x126\n" +
+	"\x05parts\x18\x04 \x03(\v2 .anvil.metadata.v1.CompletedPartR\x05parts\x12K\n" +
+	"\rpreconditions\x18\x05 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\x12\"\n" +
+	"\rmin_part_size\x18\x06 \x01(\x03R\vminPartSize\"]\n" +
+	"\x1fCompleteMultipartUploadResponse\x12:\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"d\n" +
+	"\x1bAbortMultipartUploadRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
+	"\tupload_id\x18\x03 \x01(\tR\buploadId\"\x1e\n" +
+	"\x1cAbortMultipartUploadResponse\"\xd5\x01\n" +
+	"\x1bListMultipartUploadsRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
+	"\tdelimiter\x18\x03 \x01(\tR\tdelimiter\x12\x1d\n" +
+	"\n" +
+	"key_marker\x18\x04 \x01(\tR\tkeyMarker\x12(\n" +
+	"\x10upload_id_marker\x18\x05 \x01(\tR\x0euploadIdMarker\x12\x1f\n" +
+	"\vmax_uploads\x18\x06 \x01(\x05R\n" +
+	"maxUploads\"\xfe\x01\n" +
+	"\x1cListMultipartUploadsResponse\x12<\n" +
+	"\auploads\x18\x01 \x03(\v2\".anvil.metadata.v1.MultipartUploadR\auploads\x12'\n" +
+	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
+	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12&\n" +
+	"\x0fnext_key_marker\x18\x04 \x01(\tR\rnextKeyMarker\x121\n" +
+	"\x15next_upload_id_marker\x18\x05 \x01(\tR\x12nextUploadIdMarker*\x9c\x03\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REASON_NO_SUCH_BUCKET\x10\x01\x12\x16\n" +
@@ -1319,7 +3532,21 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x1cREASON_BUCKET_ALREADY_EXISTS\x10\x03\x12\x1b\n" +
 	"\x17REASON_BUCKET_NOT_EMPTY\x10\x04\x12\x19\n" +
 	"\x15REASON_NO_SUCH_REGION\x10\x05\x12\x1a\n" +
-	"\x16REASON_NO_SUCH_VERSION\x10\x062\x81\x06\n" +
+	"\x16REASON_NO_SUCH_VERSION\x10\x06\x12\x19\n" +
+	"\x15REASON_NO_SUCH_UPLOAD\x10\a\x12\x17\n" +
+	"\x13REASON_INVALID_PART\x10\b\x12\x1d\n" +
+	"\x19REASON_INVALID_PART_ORDER\x10\t\x12\x1b\n" +
+	"\x17REASON_ENTITY_TOO_SMALL\x10\n" +
+	"\x12\x1e\n" +
+	"\x1aREASON_PRECONDITION_FAILED\x10\v\x12 \n" +
+	"\x1cREASON_NO_SUCH_BUCKET_CONFIG\x10\f\x12\x1f\n" +
+	"\x1bREASON_CONDITIONAL_CONFLICT\x10\r*v\n" +
+	"\n" +
+	"Versioning\x12\x1a\n" +
+	"\x16VERSIONING_UNSPECIFIED\x10\x00\x12\x1a\n" +
+	"\x16VERSIONING_UNVERSIONED\x10\x01\x12\x16\n" +
+	"\x12VERSIONING_ENABLED\x10\x02\x12\x18\n" +
+	"\x14VERSIONING_SUSPENDED\x10\x032\xa2\x12\n" +
 	"\x0fMetadataService\x12_\n" +
 	"\fCreateBucket\x12&.anvil.metadata.v1.CreateBucketRequest\x1a'.anvil.metadata.v1.CreateBucketResponse\x12V\n" +
 	"\tGetBucket\x12#.anvil.metadata.v1.GetBucketRequest\x1a$.anvil.metadata.v1.GetBucketResponse\x12\\\n" +
@@ -1328,7 +3555,21 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\fCommitObject\x12&.anvil.metadata.v1.CommitObjectRequest\x1a'.anvil.metadata.v1.CommitObjectResponse\x12V\n" +
 	"\tGetObject\x12#.anvil.metadata.v1.GetObjectRequest\x1a$.anvil.metadata.v1.GetObjectResponse\x12_\n" +
 	"\fDeleteObject\x12&.anvil.metadata.v1.DeleteObjectRequest\x1a'.anvil.metadata.v1.DeleteObjectResponse\x12\\\n" +
-	"\vListObjects\x12%.anvil.metadata.v1.ListObjectsRequest\x1a&.anvil.metadata.v1.ListObjectsResponseBAZ?github.com/anvil-store/anvil/proto/anvil/metadata/v1;metadatav1b\x06proto3"
+	"\vListObjects\x12%.anvil.metadata.v1.ListObjectsRequest\x1a&.anvil.metadata.v1.ListObjectsResponse\x12q\n" +
+	"\x12ListObjectVersions\x12,.anvil.metadata.v1.ListObjectVersionsRequest\x1a-.anvil.metadata.v1.ListObjectVersionsResponse\x12t\n" +
+	"\x13SetBucketVersioning\x12-.anvil.metadata.v1.SetBucketVersioningRequest\x1a..anvil.metadata.v1.SetBucketVersioningResponse\x12h\n" +
+	"\x0fPutBucketConfig\x12).anvil.metadata.v1.PutBucketConfigRequest\x1a*.anvil.metadata.v1.PutBucketConfigResponse\x12h\n" +
+	"\x0fGetBucketConfig\x12).anvil.metadata.v1.GetBucketConfigRequest\x1a*.anvil.metadata.v1.GetBucketConfigResponse\x12q\n" +
+	"\x12DeleteBucketConfig\x12,.anvil.metadata.v1.DeleteBucketConfigRequest\x1a-.anvil.metadata.v1.DeleteBucketConfigResponse\x12k\n" +
+	"\x10PutObjectTagging\x12*.anvil.metadata.v1.PutObjectTaggingRequest\x1a+.anvil.metadata.v1.PutObjectTaggingResponse\x12t\n" +
+	"\x13DeleteObjectTagging\x12-.anvil.metadata.v1.DeleteObjectTaggingRequest\x1a..anvil.metadata.v1.DeleteObjectTaggingResponse\x12z\n" +
+	"\x15CreateMultipartUpload\x12/.anvil.metadata.v1.CreateMultipartUploadRequest\x1a0.anvil.metadata.v1.CreateMultipartUploadResponse\x12q\n" +
+	"\x12GetMultipartUpload\x12,.anvil.metadata.v1.GetMultipartUploadRequest\x1a-.anvil.metadata.v1.GetMultipartUploadResponse\x12P\n" +
+	"\aPutPart\x12!.anvil.metadata.v1.PutPartRequest\x1a\".anvil.metadata.v1.PutPartResponse\x12V\n" +
+	"\tListParts\x12#.anvil.metadata.v1.ListPartsRequest\x1a$.anvil.metadata.v1.ListPartsResponse\x12\x80\x01\n" +
+	"\x17CompleteMultipartUpload\x121.anvil.metadata.v1.CompleteMultipartUploadRequest\x1a2.anvil.metadata.v1.CompleteMultipartUploadResponse\x12w\n" +
+	"\x14AbortMultipartUpload\x12..anvil.metadata.v1.AbortMultipartUploadRequest\x1a/.anvil.metadata.v1.AbortMultipartUploadResponse\x12w\n" +
+	"\x14ListMultipartUploads\x12..anvil.metadata.v1.ListMultipartUploadsRequest\x1a/.anvil.metadata.v1.ListMultipartUploadsResponseBAZ?github.com/anvil-store/anvil/proto/anvil/metadata/v1;metadatav1b\x06proto3"
 
 var (
 	file_anvil_metadata_v1_metadata_proto_rawDescOnce sync.Once
@@ -1342,65 +3583,156 @@ func file_anvil_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 	return file_anvil_metadata_v1_metadata_proto_rawDescData
 }
 
-var file_anvil_metadata_v1_metadata_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_anvil_metadata_v1_metadata_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_anvil_metadata_v1_metadata_proto_goTypes = []any{
-	(Reason)(0),                   // 0: anvil.metadata.v1.Reason
-	(*Bucket)(nil),                // 1: anvil.metadata.v1.Bucket
-	(*CreateBucketRequest)(nil),   // 2: anvil.metadata.v1.CreateBucketRequest
-	(*CreateBucketResponse)(nil),  // 3: anvil.metadata.v1.CreateBucketResponse
-	(*GetBucketRequest)(nil),      // 4: anvil.metadata.v1.GetBucketRequest
-	(*GetBucketResponse)(nil),     // 5: anvil.metadata.v1.GetBucketResponse
-	(*ListBucketsRequest)(nil),    // 6: anvil.metadata.v1.ListBucketsRequest
-	(*ListBucketsResponse)(nil),   // 7: anvil.metadata.v1.ListBucketsResponse
-	(*DeleteBucketRequest)(nil),   // 8: anvil.metadata.v1.DeleteBucketRequest
-	(*DeleteBucketResponse)(nil),  // 9: anvil.metadata.v1.DeleteBucketResponse
-	(*Segment)(nil),               // 10: anvil.metadata.v1.Segment
-	(*ObjectVersion)(nil),         // 11: anvil.metadata.v1.ObjectVersion
-	(*CommitObjectRequest)(nil),   // 12: anvil.metadata.v1.CommitObjectRequest
-	(*CommitObjectResponse)(nil),  // 13: anvil.metadata.v1.CommitObjectResponse
-	(*GetObjectRequest)(nil),      // 14: anvil.metadata.v1.GetObjectRequest
-	(*GetObjectResponse)(nil),     // 15: anvil.metadata.v1.GetObjectResponse
-	(*DeleteObjectRequest)(nil),   // 16: anvil.metadata.v1.DeleteObjectRequest
-	(*DeleteObjectResponse)(nil),  // 17: anvil.metadata.v1.DeleteObjectResponse
-	(*ListObjectsRequest)(nil),    // 18: anvil.metadata.v1.ListObjectsRequest
-	(*ListObjectsResponse)(nil),   // 19: anvil.metadata.v1.ListObjectsResponse
-	nil,                           // 20: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
-	(*timestamppb.Timestamp)(nil), // 21: google.protobuf.Timestamp
+	(Reason)(0),                             // 0: anvil.metadata.v1.Reason
+	(Versioning)(0),                         // 1: anvil.metadata.v1.Versioning
+	(*Bucket)(nil),                          // 2: anvil.metadata.v1.Bucket
+	(*CreateBucketRequest)(nil),             // 3: anvil.metadata.v1.CreateBucketRequest
+	(*CreateBucketResponse)(nil),            // 4: anvil.metadata.v1.CreateBucketResponse
+	(*GetBucketRequest)(nil),                // 5: anvil.metadata.v1.GetBucketRequest
+	(*GetBucketResponse)(nil),               // 6: anvil.metadata.v1.GetBucketResponse
+	(*ListBucketsRequest)(nil),              // 7: anvil.metadata.v1.ListBucketsRequest
+	(*ListBucketsResponse)(nil),             // 8: anvil.metadata.v1.ListBucketsResponse
+	(*DeleteBucketRequest)(nil),             // 9: anvil.metadata.v1.DeleteBucketRequest
+	(*DeleteBucketResponse)(nil),            // 10: anvil.metadata.v1.DeleteBucketResponse
+	(*Segment)(nil),                         // 11: anvil.metadata.v1.Segment
+	(*ObjectVersion)(nil),                   // 12: anvil.metadata.v1.ObjectVersion
+	(*WritePreconditions)(nil),              // 13: anvil.metadata.v1.WritePreconditions
+	(*CommitObjectRequest)(nil),             // 14: anvil.metadata.v1.CommitObjectRequest
+	(*CommitObjectResponse)(nil),            // 15: anvil.metadata.v1.CommitObjectResponse
+	(*GetObjectRequest)(nil),                // 16: anvil.metadata.v1.GetObjectRequest
+	(*GetObjectResponse)(nil),               // 17: anvil.metadata.v1.GetObjectResponse
+	(*DeleteObjectRequest)(nil),             // 18: anvil.metadata.v1.DeleteObjectRequest
+	(*DeleteObjectResponse)(nil),            // 19: anvil.metadata.v1.DeleteObjectResponse
+	(*ListObjectsRequest)(nil),              // 20: anvil.metadata.v1.ListObjectsRequest
+	(*ListObjectsResponse)(nil),             // 21: anvil.metadata.v1.ListObjectsResponse
+	(*ListObjectVersionsRequest)(nil),       // 22: anvil.metadata.v1.ListObjectVersionsRequest
+	(*ListObjectVersionsResponse)(nil),      // 23: anvil.metadata.v1.ListObjectVersionsResponse
+	(*SetBucketVersioningRequest)(nil),      // 24: anvil.metadata.v1.SetBucketVersioningRequest
+	(*SetBucketVersioningResponse)(nil),     // 25: anvil.metadata.v1.SetBucketVersioningResponse
+	(*PutBucketConfigRequest)(nil),          // 26: anvil.metadata.v1.PutBucketConfigRequest
+	(*PutBucketConfigResponse)(nil),         // 27: anvil.metadata.v1.PutBucketConfigResponse
+	(*GetBucketConfigRequest)(nil),          // 28: anvil.metadata.v1.GetBucketConfigRequest
+	(*GetBucketConfigResponse)(nil),         // 29: anvil.metadata.v1.GetBucketConfigResponse
+	(*DeleteBucketConfigRequest)(nil),       // 30: anvil.metadata.v1.DeleteBucketConfigRequest
+	(*DeleteBucketConfigResponse)(nil),      // 31: anvil.metadata.v1.DeleteBucketConfigResponse
+	(*PutObjectTaggingRequest)(nil),         // 32: anvil.metadata.v1.PutObjectTaggingRequest
+	(*PutObjectTaggingResponse)(nil),        // 33: anvil.metadata.v1.PutObjectTaggingResponse
+	(*DeleteObjectTaggingRequest)(nil),      // 34: anvil.metadata.v1.DeleteObjectTaggingRequest
+	(*DeleteObjectTaggingResponse)(nil),     // 35: anvil.metadata.v1.DeleteObjectTaggingResponse
+	(*MultipartUpload)(nil),                 // 36: anvil.metadata.v1.MultipartUpload
+	(*CreateMultipartUploadRequest)(nil),    // 37: anvil.metadata.v1.CreateMultipartUploadRequest
+	(*CreateMultipartUploadResponse)(nil),   // 38: anvil.metadata.v1.CreateMultipartUploadResponse
+	(*GetMultipartUploadRequest)(nil),       // 39: anvil.metadata.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),      // 40: anvil.metadata.v1.GetMultipartUploadResponse
+	(*Part)(nil),                            // 41: anvil.metadata.v1.Part
+	(*PutPartRequest)(nil),                  // 42: anvil.metadata.v1.PutPartRequest
+	(*PutPartResponse)(nil),                 // 43: anvil.metadata.v1.PutPartResponse
+	(*ListPartsRequest)(nil),                // 44: anvil.metadata.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),               // 45: anvil.metadata.v1.ListPartsResponse
+	(*CompletedPart)(nil),                   // 46: anvil.metadata.v1.CompletedPart
+	(*CompleteMultipartUploadRequest)(nil),  // 47: anvil.metadata.v1.CompleteMultipartUploadRequest
+	(*CompleteMultipartUploadResponse)(nil), // 48: anvil.metadata.v1.CompleteMultipartUploadResponse
+	(*AbortMultipartUploadRequest)(nil),     // 49: anvil.metadata.v1.AbortMultipartUploadRequest
+	(*AbortMultipartUploadResponse)(nil),    // 50: anvil.metadata.v1.AbortMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),     // 51: anvil.metadata.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil),    // 52: anvil.metadata.v1.ListMultipartUploadsResponse
+	nil,                                     // 53: anvil.metadata.v1.Segment.ChecksumsEntry
+	nil,                                     // 54: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	nil,                                     // 55: anvil.metadata.v1.ObjectVersion.TagsEntry
+	nil,                                     // 56: anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	nil,                                     // 57: anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	nil,                                     // 58: anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	(*timestamppb.Timestamp)(nil),           // 59: google.protobuf.Timestamp
 }
 var file_anvil_metadata_v1_metadata_proto_depIdxs = []int32{
-	21, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
-	1,  // 1: anvil.metadata.v1.CreateBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
-	1,  // 2: anvil.metadata.v1.GetBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
-	1,  // 3: anvil.metadata.v1.ListBucketsResponse.buckets:type_name -> anvil.metadata.v1.Bucket
-	21, // 4: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
-	20, // 5: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
-	10, // 6: anvil.metadata.v1.ObjectVersion.segments:type_name -> anvil.metadata.v1.Segment
-	11, // 7: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
-	11, // 8: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	11, // 9: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	11, // 10: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
-	2,  // 11: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
-	4,  // 12: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
-	6,  // 13: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
-	8,  // 14: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
-	12, // 15: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
-	14, // 16: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
-	16, // 17: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
-	18, // 18: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
-	3,  // 19: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
-	5,  // 20: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
-	7,  // 21: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
-	9,  // 22: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
-	13, // 23: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
-	15, // 24: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
-	17, // 25: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
-	19, // 26: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	59, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
+	1,  // 1: anvil.metadata.v1.Bucket.versioning:type_name -> anvil.metadata.v1.Versioning
+	2,  // 2: anvil.metadata.v1.CreateBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	2,  // 3: anvil.metadata.v1.GetBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	2,  // 4: anvil.metadata.v1.ListBucketsResponse.buckets:type_name -> anvil.metadata.v1.Bucket
+	53, // 5: anvil.metadata.v1.Segment.checksums:type_name -> anvil.metadata.v1.Segment.ChecksumsEntry
+	59, // 6: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
+	54, // 7: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	11, // 8: anvil.metadata.v1.ObjectVersion.segments:type_name -> anvil.metadata.v1.Segment
+	55, // 9: anvil.metadata.v1.ObjectVersion.tags:type_name -> anvil.metadata.v1.ObjectVersion.TagsEntry
+	56, // 10: anvil.metadata.v1.ObjectVersion.checksums:type_name -> anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	12, // 11: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
+	13, // 12: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 13: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 14: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 15: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 16: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
+	1,  // 17: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
+	2,  // 18: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	57, // 19: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	59, // 20: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
+	12, // 21: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
+	36, // 22: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	36, // 23: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	36, // 24: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	59, // 25: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
+	11, // 26: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
+	11, // 27: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
+	41, // 28: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
+	36, // 29: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	41, // 30: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
+	58, // 31: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	46, // 32: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
+	13, // 33: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 34: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	36, // 35: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
+	3,  // 36: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
+	5,  // 37: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
+	7,  // 38: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
+	9,  // 39: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
+	14, // 40: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
+	16, // 41: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
+	18, // 42: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
+	20, // 43: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
+	22, // 44: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
+	24, // 45: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
+	26, // 46: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
+	28, // 47: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
+	30, // 48: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
+	32, // 49: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
+	34, // 50: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
+	37, // 51: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
+	39, // 52: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
+	42, // 53: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
+	44, // 54: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
+	47, // 55: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
+	49, // 56: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
+	51, // 57: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
+	4,  // 58: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
+	6,  // 59: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
+	8,  // 60: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
+	10, // 61: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
+	15, // 62: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
+	17, // 63: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
+	19, // 64: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
+	21, // 65: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
+	23, // 66: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
+	25, // 67: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
+	27, // 68: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
+	29, // 69: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
+	31, // 70: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
+	33, // 71: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
+	35, // 72: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
+	38, // 73: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
+	40, // 74: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
+	43, // 75: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
+	45, // 76: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
+	48, // 77: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
+	50, // 78: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
+	52, // 79: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
+	58, // [58:80] is the sub-list for method output_type
+	36, // [36:58] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_anvil_metadata_v1_metadata_proto_init() }
@@ -1413,8 +3745,8 @@ func file_anvil_metadata_v1_metadata_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anvil_metadata_v1_metadata_proto_rawDesc), len(file_anvil_metadata_v1_metadata_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   20,
+			NumEnums:      2,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,14 +19,28 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MetadataService_CreateBucket_FullMethodName = "/anvil.metadata.v1.MetadataService/CreateBucket"
-	MetadataService_GetBucket_FullMethodName    = "/anvil.metadata.v1.MetadataService/GetBucket"
-	MetadataService_ListBuckets_FullMethodName  = "/anvil.metadata.v1.MetadataService/ListBuckets"
-	MetadataService_DeleteBucket_FullMethodName = "/anvil.metadata.v1.MetadataService/DeleteBucket"
-	MetadataService_CommitObject_FullMethodName = "/anvil.metadata.v1.MetadataService/CommitObject"
-	MetadataService_GetObject_FullMethodName    = "/anvil.metadata.v1.MetadataService/GetObject"
-	MetadataService_DeleteObject_FullMethodName = "/anvil.metadata.v1.MetadataService/DeleteObject"
-	MetadataService_ListObjects_FullMethodName  = "/anvil.metadata.v1.MetadataService/ListObjects"
+	MetadataService_CreateBucket_FullMethodName            = "/anvil.metadata.v1.MetadataService/CreateBucket"
+	MetadataService_GetBucket_FullMethodName               = "/anvil.metadata.v1.MetadataService/GetBucket"
+	MetadataService_ListBuckets_FullMethodName             = "/anvil.metadata.v1.MetadataService/ListBuckets"
+	MetadataService_DeleteBucket_FullMethodName            = "/anvil.metadata.v1.MetadataService/DeleteBucket"
+	MetadataService_CommitObject_FullMethodName            = "/anvil.metadata.v1.MetadataService/CommitObject"
+	MetadataService_GetObject_FullMethodName               = "/anvil.metadata.v1.MetadataService/GetObject"
+	MetadataService_DeleteObject_FullMethodName            = "/anvil.metadata.v1.MetadataService/DeleteObject"
+	MetadataService_ListObjects_FullMethodName             = "/anvil.metadata.v1.MetadataService/ListObjects"
+	MetadataService_ListObjectVersions_FullMethodName      = "/anvil.metadata.v1.MetadataService/ListObjectVersions"
+	MetadataService_SetBucketVersioning_FullMethodName     = "/anvil.metadata.v1.MetadataService/SetBucketVersioning"
+	MetadataService_PutBucketConfig_FullMethodName         = "/anvil.metadata.v1.MetadataService/PutBucketConfig"
+	MetadataService_GetBucketConfig_FullMethodName         = "/anvil.metadata.v1.MetadataService/GetBucketConfig"
+	MetadataService_DeleteBucketConfig_FullMethodName      = "/anvil.metadata.v1.MetadataService/DeleteBucketConfig"
+	MetadataService_PutObjectTagging_FullMethodName        = "/anvil.metadata.v1.MetadataService/PutObjectTagging"
+	MetadataService_DeleteObjectTagging_FullMethodName     = "/anvil.metadata.v1.MetadataService/DeleteObjectTagging"
+	MetadataService_CreateMultipartUpload_FullMethodName   = "/anvil.metadata.v1.MetadataService/CreateMultipartUpload"
+	MetadataService_GetMultipartUpload_FullMethodName      = "/anvil.metadata.v1.MetadataService/GetMultipartUpload"
+	MetadataService_PutPart_FullMethodName                 = "/anvil.metadata.v1.MetadataService/PutPart"
+	MetadataService_ListParts_FullMethodName               = "/anvil.metadata.v1.MetadataService/ListParts"
+	MetadataService_CompleteMultipartUpload_FullMethodName = "/anvil.metadata.v1.MetadataService/CompleteMultipartUpload"
+	MetadataService_AbortMultipartUpload_FullMethodName    = "/anvil.metadata.v1.MetadataService/AbortMultipartUpload"
+	MetadataService_ListMultipartUploads_FullMethodName    = "/anvil.metadata.v1.MetadataService/ListMultipartUploads"
 )
 
 // MetadataServiceClient is the client API for MetadataService service.
@@ -53,6 +67,36 @@ type MetadataServiceClient interface {
 	// ListObjects lists current versions in byte order of their keys with
 	// optional delimiter roll-up.
 	ListObjects(ctx context.Context, in *ListObjectsRequest, opts ...grpc.CallOption) (*ListObjectsResponse, error)
+	// ListObjectVersions lists every version and delete marker, newest first
+	// within a key, keys in byte order, with delimiter roll-up.
+	ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error)
+	// SetBucketVersioning enables or suspends versioning (never back to unversioned).
+	SetBucketVersioning(ctx context.Context, in *SetBucketVersioningRequest, opts ...grpc.CallOption) (*SetBucketVersioningResponse, error)
+	// Bucket configuration documents (CORS rules, bucket tags, ...) are stored
+	// opaquely: the gateway validates and renders them.
+	PutBucketConfig(ctx context.Context, in *PutBucketConfigRequest, opts ...grpc.CallOption) (*PutBucketConfigResponse, error)
+	// GetBucketConfig fails NotFound with reason NO_SUCH_BUCKET_CONFIG when unset.
+	GetBucketConfig(ctx context.Context, in *GetBucketConfigRequest, opts ...grpc.CallOption) (*GetBucketConfigResponse, error)
+	DeleteBucketConfig(ctx context.Context, in *DeleteBucketConfigRequest, opts ...grpc.CallOption) (*DeleteBucketConfigResponse, error)
+	// Object tags of one version (the current one when version_id is empty).
+	PutObjectTagging(ctx context.Context, in *PutObjectTaggingRequest, opts ...grpc.CallOption) (*PutObjectTaggingResponse, error)
+	DeleteObjectTagging(ctx context.Context, in *DeleteObjectTaggingRequest, opts ...grpc.CallOption) (*DeleteObjectTaggingResponse, error)
+	// Multipart uploads. Parts are erasure-coded by the gateway as they arrive
+	// (one Segment each) and are never copied again: Complete links them.
+	CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error)
+	// GetMultipartUpload fails NotFound with reason NO_SUCH_UPLOAD.
+	GetMultipartUpload(ctx context.Context, in *GetMultipartUploadRequest, opts ...grpc.CallOption) (*GetMultipartUploadResponse, error)
+	// PutPart records (or replaces) one part; a replaced part's data is queued
+	// for collection.
+	PutPart(ctx context.Context, in *PutPartRequest, opts ...grpc.CallOption) (*PutPartResponse, error)
+	ListParts(ctx context.Context, in *ListPartsRequest, opts ...grpc.CallOption) (*ListPartsResponse, error)
+	// CompleteMultipartUpload checks the listed parts (INVALID_PART,
+	// INVALID_PART_ORDER, ENTITY_TOO_SMALL), commits the object made of them in
+	// one transaction and queues unlisted parts for collection.
+	CompleteMultipartUpload(ctx context.Context, in *CompleteMultipartUploadRequest, opts ...grpc.CallOption) (*CompleteMultipartUploadResponse, error)
+	// AbortMultipartUpload removes the upload and queues its parts for collection.
+	AbortMultipartUpload(ctx context.Context, in *AbortMultipartUploadRequest, opts ...grpc.CallOption) (*AbortMultipartUploadResponse, error)
+	ListMultipartUploads(ctx context.Context, in *ListMultipartUploadsRequest, opts ...grpc.CallOption) (*ListMultipartUploadsResponse, error)
 }
 
 type metadataServiceClient struct {
@@ -143,6 +187,146 @@ func (c *metadataServiceClient) ListObjects(ctx context.Context, in *ListObjects
 	return out, nil
 }
 
+func (c *metadataServiceClient) ListObjectVersions(ctx context.Context, in *ListObjectVersionsRequest, opts ...grpc.CallOption) (*ListObjectVersionsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListObjectVersionsResponse)
+	err := c.cc.Invoke(ctx, MetadataService_ListObjectVersions_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) SetBucketVersioning(ctx context.Context, in *SetBucketVersioningRequest, opts ...grpc.CallOption) (*SetBucketVersioningResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetBucketVersioningResponse)
+	err := c.cc.Invoke(ctx, MetadataService_SetBucketVersioning_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) PutBucketConfig(ctx context.Context, in *PutBucketConfigRequest, opts ...grpc.CallOption) (*PutBucketConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutBucketConfigResponse)
+	err := c.cc.Invoke(ctx, MetadataService_PutBucketConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) GetBucketConfig(ctx context.Context, in *GetBucketConfigRequest, opts ...grpc.CallOption) (*GetBucketConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetBucketConfigResponse)
+	err := c.cc.Invoke(ctx, MetadataService_GetBucketConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) DeleteBucketConfig(ctx context.Context, in *DeleteBucketConfigRequest, opts ...grpc.CallOption) (*DeleteBucketConfigResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteBucketConfigResponse)
+	err := c.cc.Invoke(ctx, MetadataService_DeleteBucketConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) PutObjectTagging(ctx context.Context, in *PutObjectTaggingRequest, opts ...grpc.CallOption) (*PutObjectTaggingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutObjectTaggingResponse)
+	err := c.cc.Invoke(ctx, MetadataService_PutObjectTagging_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) DeleteObjectTagging(ctx context.Context, in *DeleteObjectTaggingRequest, opts ...grpc.CallOption) (*DeleteObjectTaggingResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteObjectTaggingResponse)
+	err := c.cc.Invoke(ctx, MetadataService_DeleteObjectTagging_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, MetadataService_CreateMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) GetMultipartUpload(ctx context.Context, in *GetMultipartUploadRequest, opts ...grpc.CallOption) (*GetMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, MetadataService_GetMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) PutPart(ctx context.Context, in *PutPartRequest, opts ...grpc.CallOption) (*PutPartResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutPartResponse)
+	err := c.cc.Invoke(ctx, MetadataService_PutPart_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) ListParts(ctx context.Context, in *ListPartsRequest, opts ...grpc.CallOption) (*ListPartsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListPartsResponse)
+	err := c.cc.Invoke(ctx, MetadataService_ListParts_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) CompleteMultipartUpload(ctx context.Context, in *CompleteMultipartUploadRequest, opts ...grpc.CallOption) (*CompleteMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, MetadataService_CompleteMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) AbortMultipartUpload(ctx context.Context, in *AbortMultipartUploadRequest, opts ...grpc.CallOption) (*AbortMultipartUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortMultipartUploadResponse)
+	err := c.cc.Invoke(ctx, MetadataService_AbortMultipartUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) ListMultipartUploads(ctx context.Context, in *ListMultipartUploadsRequest, opts ...grpc.CallOption) (*ListMultipartUploadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMultipartUploadsResponse)
+	err := c.cc.Invoke(ctx, MetadataService_ListMultipartUploads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MetadataServiceServer is the server API for MetadataService service.
 // All implementations must embed UnimplementedMetadataServiceServer
 // for forward compatibility.
@@ -167,6 +351,36 @@ type MetadataServiceServer interface {
 	// ListObjects lists current versions in byte order of their keys with
 	// optional delimiter roll-up.
 	ListObjects(context.Context, *ListObjectsRequest) (*ListObjectsResponse, error)
+	// ListObjectVersions lists every version and delete marker, newest first
+	// within a key, keys in byte order, with delimiter roll-up.
+	ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error)
+	// SetBucketVersioning enables or suspends versioning (never back to unversioned).
+	SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error)
+	// Bucket configuration documents (CORS rules, bucket tags, ...) are stored
+	// opaquely: the gateway validates and renders them.
+	PutBucketConfig(context.Context, *PutBucketConfigRequest) (*PutBucketConfigResponse, error)
+	// GetBucketConfig fails NotFound with reason NO_SUCH_BUCKET_CONFIG when unset.
+	GetBucketConfig(context.Context, *GetBucketConfigRequest) (*GetBucketConfigResponse, error)
+	DeleteBucketConfig(context.Context, *DeleteBucketConfigRequest) (*DeleteBucketConfigResponse, error)
+	// Object tags of one version (the current one when version_id is empty).
+	PutObjectTagging(context.Context, *PutObjectTaggingRequest) (*PutObjectTaggingResponse, error)
+	DeleteObjectTagging(context.Context, *DeleteObjectTaggingRequest) (*DeleteObjectTaggingResponse, error)
+	// Multipart uploads. Parts are erasure-coded by the gateway as they arrive
+	// (one Segment each) and are never copied again: Complete links them.
+	CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error)
+	// GetMultipartUpload fails NotFound with reason NO_SUCH_UPLOAD.
+	GetMultipartUpload(context.Context, *GetMultipartUploadRequest) (*GetMultipartUploadResponse, error)
+	// PutPart records (or replaces) one part; a replaced part's data is queued
+	// for collection.
+	PutPart(context.Context, *PutPartRequest) (*PutPartResponse, error)
+	ListParts(context.Context, *ListPartsRequest) (*ListPartsResponse, error)
+	// CompleteMultipartUpload checks the listed parts (INVALID_PART,
+	// INVALID_PART_ORDER, ENTITY_TOO_SMALL), commits the object made of them in
+	// one transaction and queues unlisted parts for collection.
+	CompleteMultipartUpload(context.Context, *CompleteMultipartUploadRequest) (*CompleteMultipartUploadResponse, error)
+	// AbortMultipartUpload removes the upload and queues its parts for collection.
+	AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error)
+	ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error)
 	mustEmbedUnimplementedMetadataServiceServer()
 }
 
@@ -200,6 +414,48 @@ func (UnimplementedMetadataServiceServer) DeleteObject(context.Context, *DeleteO
 }
 func (UnimplementedMetadataServiceServer) ListObjects(context.Context, *ListObjectsRequest) (*ListObjectsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ListObjects not implemented")
+}
+func (UnimplementedMetadataServiceServer) ListObjectVersions(context.Context, *ListObjectVersionsRequest) (*ListObjectVersionsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListObjectVersions not implemented")
+}
+func (UnimplementedMetadataServiceServer) SetBucketVersioning(context.Context, *SetBucketVersioningRequest) (*SetBucketVersioningResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetBucketVersioning not implemented")
+}
+func (UnimplementedMetadataServiceServer) PutBucketConfig(context.Context, *PutBucketConfigRequest) (*PutBucketConfigResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutBucketConfig not implemented")
+}
+func (UnimplementedMetadataServiceServer) GetBucketConfig(context.Context, *GetBucketConfigRequest) (*GetBucketConfigResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetBucketConfig not implemented")
+}
+func (UnimplementedMetadataServiceServer) DeleteBucketConfig(context.Context, *DeleteBucketConfigRequest) (*DeleteBucketConfigResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteBucketConfig not implemented")
+}
+func (UnimplementedMetadataServiceServer) PutObjectTagging(context.Context, *PutObjectTaggingRequest) (*PutObjectTaggingResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutObjectTagging not implemented")
+}
+func (UnimplementedMetadataServiceServer) DeleteObjectTagging(context.Context, *DeleteObjectTaggingRequest) (*DeleteObjectTaggingResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteObjectTagging not implemented")
+}
+func (UnimplementedMetadataServiceServer) CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateMultipartUpload not implemented")
+}
+func (UnimplementedMetadataServiceServer) GetMultipartUpload(context.Context, *GetMultipartUploadRequest) (*GetMultipartUploadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMultipartUpload not implemented")
+}
+func (UnimplementedMetadataServiceServer) PutPart(context.Context, *PutPartRequest) (*PutPartResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutPart not implemented")
+}
+func (UnimplementedMetadataServiceServer) ListParts(context.Context, *ListPartsRequest) (*ListPartsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListParts not implemented")
+}
+func (UnimplementedMetadataServiceServer) CompleteMultipartUpload(context.Context, *CompleteMultipartUploadRequest) (*CompleteMultipartUploadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompleteMultipartUpload not implemented")
+}
+func (UnimplementedMetadataServiceServer) AbortMultipartUpload(context.Context, *AbortMultipartUploadRequest) (*AbortMultipartUploadResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AbortMultipartUpload not implemented")
+}
+func (UnimplementedMetadataServiceServer) ListMultipartUploads(context.Context, *ListMultipartUploadsRequest) (*ListMultipartUploadsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListMultipartUploads not implemented")
 }
 func (UnimplementedMetadataServiceServer) mustEmbedUnimplementedMetadataServiceServer() {}
 func (UnimplementedMetadataServiceServer) testEmbeddedByValue()                         {}
@@ -366,6 +622,258 @@ func _MetadataService_ListObjects_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetadataService_ListObjectVersions_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListObjectVersionsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).ListObjectVersions(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_ListObjectVersions_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).ListObjectVersions(ctx, req.(*ListObjectVersionsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_SetBucketVersioning_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetBucketVersioningRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).SetBucketVersioning(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_SetBucketVersioning_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).SetBucketVersioning(ctx, req.(*SetBucketVersioningRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_PutBucketConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutBucketConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).PutBucketConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_PutBucketConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).PutBucketConfig(ctx, req.(*PutBucketConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_GetBucketConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetBucketConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).GetBucketConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_GetBucketConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).GetBucketConfig(ctx, req.(*GetBucketConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_DeleteBucketConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteBucketConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).DeleteBucketConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_DeleteBucketConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).DeleteBucketConfig(ctx, req.(*DeleteBucketConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_PutObjectTagging_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutObjectTaggingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).PutObjectTagging(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_PutObjectTagging_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).PutObjectTagging(ctx, req.(*PutObjectTaggingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_DeleteObjectTagging_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteObjectTaggingRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).DeleteObjectTagging(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_DeleteObjectTagging_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).DeleteObjectTagging(ctx, req.(*DeleteObjectTaggingRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_CreateMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).CreateMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_CreateMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).CreateMultipartUpload(ctx, req.(*CreateMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_GetMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).GetMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_GetMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).GetMultipartUpload(ctx, req.(*GetMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_PutPart_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutPartRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).PutPart(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_PutPart_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).PutPart(ctx, req.(*PutPartRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_ListParts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListPartsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).ListParts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_ListParts_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).ListParts(ctx, req.(*ListPartsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_CompleteMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).CompleteMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_CompleteMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).CompleteMultipartUpload(ctx, req.(*CompleteMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_AbortMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortMultipartUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).AbortMultipartUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_AbortMultipartUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).AbortMultipartUpload(ctx, req.(*AbortMultipartUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_ListMultipartUploads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMultipartUploadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).ListMultipartUploads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_ListMultipartUploads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).ListMultipartUploads(ctx, req.(*ListMultipartUploadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MetadataService_ServiceDesc is the grpc.ServiceDesc for MetadataService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -404,6 +912,62 @@ var MetadataService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListObjects",
 			Handler:    _MetadataService_ListObjects_Handler,
+		},
+		{
+			MethodName: "ListObjectVersions",
+			Handler:    _MetadataService_ListObjectVersions_Handler,
+		},
+		{
+			MethodName: "SetBucketVersioning",
+			Handler:    _MetadataService_SetBucketVersioning_Handler,
+		},
+		{
+			MethodName: "PutBucketConfig",
+			Handler:    _MetadataService_PutBucketConfig_Handler,
+		},
+		{
+			MethodName: "GetBucketConfig",
+			Handler:    _MetadataService_GetBucketConfig_Handler,
+		},
+		{
+			MethodName: "DeleteBucketConfig",
+			Handler:    _MetadataService_DeleteBucketConfig_Handler,
+		},
+		{
+			MethodName: "PutObjectTagging",
+			Handler:    _MetadataService_PutObjectTagging_Handler,
+		},
+		{
+			MethodName: "DeleteObjectTagging",
+			Handler:    _MetadataService_DeleteObjectTagging_Handler,
+		},
+		{
+			MethodName: "CreateMultipartUpload",
+			Handler:    _MetadataService_CreateMultipartUpload_Handler,
+		},
+		{
+			MethodName: "GetMultipartUpload",
+			Handler:    _MetadataService_GetMultipartUpload_Handler,
+		},
+		{
+			MethodName: "PutPart",
+			Handler:    _MetadataService_PutPart_Handler,
+		},
+		{
+			MethodName: "ListParts",
+			Handler:    _MetadataService_ListParts_Handler,
+		},
+		{
+			MethodName: "CompleteMultipartUpload",
+			Handler:    _MetadataService_CompleteMultipartUpload_Handler,
+		},
+		{
+			MethodName: "AbortMultipartUpload",
+			Handler:    _MetadataService_AbortMultipartUpload_Handler,
+		},
+		{
+			MethodName: "ListMultipartUploads",
+			Handler:    _MetadataService_ListMultipartUploads_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
