@@ -1,15 +1,18 @@
 // Command anvil is the Anvil dev launcher and admin CLI.
 //
 //	anvil dev [flags]   start a whole local cluster (see `anvil dev -h`)
+//	anvil admin ...     operate a cluster: tasks and the task queue (see `anvil admin help`)
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/anvil-store/anvil/pkg/devcluster"
 	"github.com/anvil-store/anvil/pkg/service"
@@ -20,6 +23,7 @@ const usage = `usage: anvil <command> [flags]
 commands:
   dev      start a local cluster: private Postgres, embedded etcd, storage nodes,
            metadata, gateway and worker, each service its own process
+  admin    operate a cluster: list, show, retry and cancel tasks; queue stats
   help     show this help
 `
 
@@ -32,6 +36,14 @@ func main() {
 	switch os.Args[1] {
 	case "dev":
 		err = runDev(os.Args[2:], os.Stdout, os.Stderr)
+	case "admin":
+		ctx, stop := service.SignalContext()
+		err = runAdmin(ctx, os.Args[2:], adminEnv{stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
+		stop()
+		if errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "anvil:", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+			os.Exit(2)
+		}
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 		return

@@ -71,6 +71,7 @@ type Cluster struct {
 	mu          sync.Mutex
 	procs       []*Process
 	extraGWSeqs int
+	extraWkSeqs int
 }
 
 // Binaries the launcher starts.
@@ -226,7 +227,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.startAndWait(ctx, gw); err != nil {
 		return nil, err
 	}
-	wk, err := c.workerSpec()
+	wk, err := c.workerSpec("worker-1")
 	if err != nil {
 		return nil, err
 	}
@@ -384,24 +385,28 @@ func (c *Cluster) gatewaySpec(id string) (spec, error) {
 	}, nil
 }
 
-func (c *Cluster) workerSpec() (spec, error) {
-	grpcPort, err := c.ports.port("worker-1.grpc", 20)
+func (c *Cluster) workerSpec(id string, extraArgs ...string) (spec, error) {
+	n := 0
+	if id != "worker-1" {
+		n = 2000
+	}
+	grpcPort, err := c.ports.port(id+".grpc", n+20)
 	if err != nil {
 		return spec{}, err
 	}
-	opsPort, err := c.ports.port("worker-1.ops", 21)
+	opsPort, err := c.ports.port(id+".ops", n+21)
 	if err != nil {
 		return spec{}, err
 	}
 	return spec{
-		role: "worker", id: "worker-1", bin: BinWorker,
+		role: "worker", id: id, bin: BinWorker,
 		ports: map[string]int{"grpc": grpcPort, "ops": opsPort},
-		args: append(c.common(),
+		args: append(append(c.common(),
 			fmt.Sprintf("-grpc.listen-addr=127.0.0.1:%d", grpcPort),
 			fmt.Sprintf("-ops.listen-addr=127.0.0.1:%d", opsPort),
 			"-metadata.addr="+c.MetadataAddr(),
-			"-worker.id=worker-1",
-		),
+			"-worker.id="+id,
+		), extraArgs...),
 	}, nil
 }
 
@@ -586,6 +591,23 @@ func (c *Cluster) StartGateway(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(s.ports["s3"]), nil
+}
+
+// StartWorker starts one more worker process with extra flags and returns
+// its id.
+func (c *Cluster) StartWorker(ctx context.Context, extraArgs ...string) (string, error) {
+	c.mu.Lock()
+	c.extraWkSeqs++
+	id := fmt.Sprintf("worker-%d", c.extraWkSeqs+1)
+	c.mu.Unlock()
+	s, err := c.workerSpec(id, extraArgs...)
+	if err != nil {
+		return "", err
+	}
+	if err := c.startAndWait(ctx, s); err != nil {
+		return "", err
+	}
+	return id, nil
 }
 
 // Stop stops every service in reverse start order, then etcd and Postgres.

@@ -25,6 +25,7 @@ import (
 	"github.com/anvil-store/anvil/services/metadata/internal/migrations"
 	"github.com/anvil-store/anvil/services/metadata/internal/server"
 	"github.com/anvil-store/anvil/services/metadata/internal/store"
+	"github.com/anvil-store/anvil/services/metadata/internal/taskqueue"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -210,6 +211,8 @@ func (m *Metadata) Run(ctx context.Context) error {
 
 	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(server.UnaryInterceptor(server.NewMetrics(m.reg), m.log)))
 	metadatav1.RegisterMetadataServiceServer(grpcSrv, server.New(st, m.log))
+	tasks := taskqueue.New(global, pools, taskqueue.Options{Log: m.log, Registerer: m.reg})
+	metadatav1.RegisterTaskServiceServer(grpcSrv, taskqueue.NewServer(tasks, m.log))
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 
@@ -236,6 +239,7 @@ func (m *Metadata) Run(ctx context.Context) error {
 	for _, r := range relays {
 		g.Add(r.Run)
 	}
+	g.Add(tasks.RunMaintenance)
 	for _, region := range st.Regions() {
 		member := membership.Member{
 			ID:       m.cfg.InstanceID,

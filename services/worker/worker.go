@@ -2,23 +2,31 @@
 // collection, bucket deletion, shard repair, rebalancing, orphan clean-up and
 // the scanner.
 //
-// Not finished: this first version only joins the cluster (etcd membership,
-// ops endpoints, readiness against the metadata service). Task leasing and
-// the handlers come with the task-queue issue; until then the tasks queued by
-// deletes stay pending in the global database.
+// Built so far: the lease loop (internal/runner) and garbage collection of
+// deleted versions and unused multipart parts (internal/gc). Bucket
+// deletion, repair, rebalancing, orphan reconciliation and the scanner are
+// still to come; their tasks stay pending until a worker handles them.
 package worker
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/anvil-store/anvil/pkg/membership"
 	"github.com/anvil-store/anvil/pkg/service"
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
+	"github.com/anvil-store/anvil/services/worker/internal/gc"
+	"github.com/anvil-store/anvil/services/worker/internal/runner"
+	"github.com/anvil-store/anvil/services/worker/internal/shards"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -32,17 +40,27 @@ type Config struct {
 	MetadataAddr   string
 	ID             string
 	Region         string
+	Concurrency    int
+	Lease          time.Duration
+	PollInterval   time.Duration
+	MaxBatch       int
+	StopTimeout    time.Duration
 	Membership     membership.Config
 	Log            service.LogConfig
 }
 
 // RegisterFlags registers the worker's flags.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.GRPCListenAddr, "grpc.listen-addr", "127.0.0.1:9400", "address of the gRPC server (health service; the worker API comes with the task-queue issue)")
+	fs.StringVar(&c.GRPCListenAddr, "grpc.listen-addr", "127.0.0.1:9400", "address of the gRPC server (health service)")
 	fs.StringVar(&c.OpsListenAddr, "ops.listen-addr", "127.0.0.1:9401", "address of the ops HTTP server (/, /ready, /metrics)")
 	fs.StringVar(&c.MetadataAddr, "metadata.addr", "", "gRPC address of the metadata service")
 	fs.StringVar(&c.ID, "worker.id", "", "worker id in the cluster (default: the host name)")
 	fs.StringVar(&c.Region, "worker.region", "us-east-1", "region this worker serves")
+	fs.IntVar(&c.Concurrency, "worker.concurrency", 4, "tasks run at once")
+	fs.DurationVar(&c.Lease, "worker.lease", 30*time.Second, "task lease, renewed every third of it while a task runs; a crashed worker's tasks run again after it")
+	fs.DurationVar(&c.PollInterval, "worker.poll-interval", 500*time.Millisecond, "wait before asking again when the queue is empty or unreachable")
+	fs.IntVar(&c.MaxBatch, "worker.max-batch", 16, "most tasks leased per call (never more than free slots)")
+	fs.DurationVar(&c.StopTimeout, "worker.stop-timeout", 20*time.Second, "at shutdown, how long running tasks may finish before they are abandoned to lapse")
 	c.Membership.RegisterFlags(fs)
 	c.Log.RegisterFlags(fs)
 }
@@ -59,11 +77,34 @@ func (c *Config) Validate() error {
 		}
 		c.ID = host
 	}
+	if strings.ContainsAny(c.ID, "/ ") {
+		return fmt.Errorf("worker.id %q: want an id without slashes or spaces", c.ID)
+	}
+	if c.Lease < 3*time.Second || c.Lease > time.Hour {
+		return fmt.Errorf("worker.lease %s: want 3s to 1h", c.Lease)
+	}
+	if err := c.runnerConfig("check").Validate(); err != nil {
+		return err
+	}
 	if err := c.Membership.Validate(); err != nil {
 		return err
 	}
 	return c.Log.Validate()
 }
+
+func (c *Config) runnerConfig(owner string) runner.Config {
+	return runner.Config{
+		Owner: owner, Region: c.Region, Concurrency: c.Concurrency, Lease: c.Lease,
+		PollInterval: c.PollInterval, MaxBatch: c.MaxBatch, StopTimeout: c.StopTimeout,
+		CallTimeout: callTimeout,
+	}
+}
+
+// Timeouts of the worker's calls to the metadata service and storage nodes.
+const (
+	callTimeout  = 10 * time.Second
+	shardTimeout = 10 * time.Second
+)
 
 // Worker is one member of the worker fleet.
 type Worker struct {
@@ -76,7 +117,17 @@ func New(cfg Config, log *slog.Logger) *Worker {
 	return &Worker{cfg: cfg, log: log}
 }
 
-// Run serves until ctx is done.
+// owner names this process in task leases: the worker id plus a random
+// suffix, so a restarted worker never mistakes its predecessor's leases for
+// its own.
+func (w *Worker) owner() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return w.cfg.ID + "/" + hex.EncodeToString(b)
+}
+
+// Run serves until ctx is done, then stops leasing and lets running tasks
+// finish (up to worker.stop-timeout).
 func (w *Worker) Run(ctx context.Context) error {
 	cli, err := w.cfg.Membership.Client()
 	if err != nil {
@@ -89,6 +140,27 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer conn.Close()
 	metadataHealth := healthpb.NewHealthClient(conn)
+	tasks := metadatav1.NewTaskServiceClient(conn)
+	registry := service.NewRegistry()
+
+	var nodes *shards.Client
+	view := membership.NewView(cli, w.cfg.Membership.Cluster, w.log, func(joined bool, m membership.Member) {
+		if !joined && m.Role == membership.RoleStorageNode {
+			nodes.Forget(m)
+		}
+	})
+	nodes = shards.New(view, shardTimeout)
+	defer func() { _ = nodes.Close() }()
+	collector := gc.New(nodes, tasks, w.log, registry, gc.Options{CallTimeout: callTimeout})
+	handlers := map[string]runner.Handler{}
+	for _, typ := range gc.Types() {
+		handlers[typ] = collector.Handle
+	}
+	owner := w.owner()
+	loop, err := runner.New(w.cfg.runnerConfig(owner), tasks, handlers, w.log, registry)
+	if err != nil {
+		return err
+	}
 
 	opsLis, err := net.Listen("tcp", w.cfg.OpsListenAddr)
 	if err != nil {
@@ -124,15 +196,37 @@ func (w *Worker) Run(ctx context.Context) error {
 		},
 		"membership": reg.Registered,
 	}
-	registry := service.NewRegistry()
 	var g service.Group
 	g.Add(func(ctx context.Context) error {
 		return service.ServeHTTP(ctx, opsLis, service.OpsHandler(registry, checks))
 	})
 	g.Add(func(ctx context.Context) error { return service.ServeGRPC(ctx, grpcLis, grpcSrv) })
 	g.Add(reg.Run)
-	w.log.Info("worker started", "ops_addr", opsLis.Addr().String(), "worker_id", w.cfg.ID)
+	g.Add(view.Run)
+	g.Add(func(ctx context.Context) error {
+		// Tasks name storage nodes by id: resolve them from a loaded view.
+		if !waitSynced(ctx, view) {
+			return nil
+		}
+		return loop.Run(ctx)
+	})
+	w.log.Info("worker started", "ops_addr", opsLis.Addr().String(), "worker_id", w.cfg.ID, "lease_owner", owner)
 	err = g.Run(ctx)
 	w.log.Info("worker stopped")
 	return err
+}
+
+// waitSynced waits until the view has loaded the members; false when ctx
+// ended first.
+func waitSynced(ctx context.Context, view *membership.View) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for !view.Synced() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"strconv"
@@ -146,6 +147,15 @@ type PutRequest struct {
 	Size int64
 	// ContentMD5, when not nil, must equal the MD5 of the body.
 	ContentMD5 []byte
+	// Hashes also receive every body byte (checksums the caller computes
+	// alongside the MD5 ETag).
+	Hashes []hash.Hash
+	// Verify, when set, runs once the whole body was read and hashed and
+	// before any shard is committed; an error fails the write and leaves
+	// nothing behind. Callers compare their checksums here.
+	Verify func() error
+	// PartNumber labels the segment (multipart uploads); 0 means 1.
+	PartNumber int32
 }
 
 // PutResult is a written object, ready to commit to metadata.
@@ -167,13 +177,21 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		return PutResult{}, fmt.Errorf("put object: %w", err)
 	}
 	sum := md5.New()
-	body := io.TeeReader(&bodyReader{r: req.Body}, sum)
+	var sink io.Writer = sum
+	if len(req.Hashes) > 0 {
+		sinks := []io.Writer{sum}
+		for _, h := range req.Hashes {
+			sinks = append(sinks, h)
+		}
+		sink = io.MultiWriter(sinks...)
+	}
+	body := io.TeeReader(&bodyReader{r: req.Body}, sink)
 
 	if req.Size == 0 {
 		if err := expectEOF(body); err != nil {
 			return PutResult{}, err
 		}
-		return finish(sum.Sum(nil), req.ContentMD5)
+		return finish(sum.Sum(nil), req.ContentMD5, req.Verify)
 	}
 
 	n := p.Total()
@@ -250,6 +268,12 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		abortAll()
 		return PutResult{}, ErrBadDigest
 	}
+	if req.Verify != nil {
+		if err := req.Verify(); err != nil {
+			abortAll()
+			return PutResult{}, err
+		}
+	}
 
 	nodeIDs := s.commitShards(dataID, picked, writers)
 	durable := 0
@@ -278,15 +302,20 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		ParityShards: int32(p.ParityShards),
 		BlockSize:    int32(p.BlockSize),
 		NodeIds:      nodeIDs,
-		PartNumber:   1,
+		PartNumber:   max(req.PartNumber, 1),
 		Etag:         out.ETag,
 	}
 	return out, nil
 }
 
-func finish(digest, want []byte) (PutResult, error) {
+func finish(digest, want []byte, verify func() error) (PutResult, error) {
 	if want != nil && !bytes.Equal(digest, want) {
 		return PutResult{}, ErrBadDigest
+	}
+	if verify != nil {
+		if err := verify(); err != nil {
+			return PutResult{}, err
+		}
 	}
 	return PutResult{ETag: hex.EncodeToString(digest)}, nil
 }
@@ -357,7 +386,8 @@ func (s *Store) Get(ctx context.Context, segs []*metadatav1.Segment, offset, len
 	for _, seg := range segs {
 		segStart, segEnd := pos, pos+seg.GetSize()
 		pos = segEnd
-		if length == 0 || segEnd <= offset || segStart >= end {
+		// An empty segment (an empty multipart part) has no shards.
+		if length == 0 || seg.GetSize() == 0 || segEnd <= offset || segStart >= end {
 			continue
 		}
 		lo, hi := max(offset, segStart)-segStart, min(end, segEnd)-segStart

@@ -2,7 +2,6 @@ package fake
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"sort"
 	"strings"
@@ -30,7 +29,16 @@ type Metadata struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	buckets map[string]*metadatav1.Bucket
-	objects map[string]map[string]*metadatav1.ObjectVersion // bucket -> key -> current version
+	// objects holds every version of every key, newest first: bucket -> key
+	// -> versions. Delete markers are versions too.
+	objects map[string]map[string][]*metadatav1.ObjectVersion
+	// configs holds bucket configuration documents: bucket -> kind -> document.
+	configs map[string]map[string][]byte
+	// garbage lists the data ids whose shards a real metadata service would
+	// queue for collection, in order.
+	garbage []string
+	// uploads holds multipart uploads in progress (multipart.go).
+	uploads multipartState
 	// Unavailable, when set, fails every call with codes.Unavailable.
 	unavailable bool
 	versions    int
@@ -39,7 +47,12 @@ type Metadata struct {
 
 // NewMetadata returns an empty metadata service with clock now.
 func NewMetadata(now func() time.Time) *Metadata {
-	return &Metadata{now: now, buckets: map[string]*metadatav1.Bucket{}, objects: map[string]map[string]*metadatav1.ObjectVersion{}}
+	return &Metadata{
+		now:     now,
+		buckets: map[string]*metadatav1.Bucket{},
+		objects: map[string]map[string][]*metadatav1.ObjectVersion{},
+		configs: map[string]map[string][]byte{},
+	}
 }
 
 // SetUnavailable makes every call fail with codes.Unavailable.
@@ -122,9 +135,10 @@ func (m *Metadata) CreateBucket(_ context.Context, req *metadatav1.CreateBucketR
 		CreatedAt:    timestamppb.New(m.now()),
 		DataShards:   req.GetDataShards(),
 		ParityShards: req.GetParityShards(),
+		Versioning:   metadatav1.Versioning_VERSIONING_UNVERSIONED,
 	}
 	m.buckets[b.Name] = b
-	m.objects[b.Name] = map[string]*metadatav1.ObjectVersion{}
+	m.objects[b.Name] = map[string][]*metadatav1.ObjectVersion{}
 	return &metadatav1.CreateBucketResponse{Bucket: proto.Clone(b).(*metadatav1.Bucket)}, nil
 }
 
@@ -171,6 +185,7 @@ func (m *Metadata) DeleteBucket(_ context.Context, req *metadatav1.DeleteBucketR
 	}
 	delete(m.buckets, req.GetName())
 	delete(m.objects, req.GetName())
+	delete(m.configs, req.GetName())
 	return &metadatav1.DeleteBucketResponse{}, nil
 }
 
@@ -182,26 +197,25 @@ func (m *Metadata) CommitObject(_ context.Context, req *metadatav1.CommitObjectR
 		return nil, err
 	}
 	v := proto.Clone(req.GetVersion()).(*metadatav1.ObjectVersion)
-	objs, ok := m.objects[v.GetBucket()]
-	if !ok {
+	if _, ok := m.objects[v.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
-	m.versions++
-	v.VersionId = fmt.Sprintf("v%d", m.versions)
-	v.LastModified = timestamppb.New(m.now())
-	objs[v.GetKey()] = v
-	return &metadatav1.CommitObjectResponse{Version: proto.Clone(v).(*metadatav1.ObjectVersion)}, nil
+	if err := m.preconditionsLocked(v.GetBucket(), v.GetKey(), req.GetPreconditions()); err != nil {
+		return nil, err
+	}
+	return &metadatav1.CommitObjectResponse{Version: m.commitLocked(v)}, nil
 }
 
-// Object returns the current version of key, or nil.
+// Object returns the current version of key, or nil when there is none or
+// it is a delete marker.
 func (m *Metadata) Object(bucket, key string) *metadatav1.ObjectVersion {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	v, ok := m.objects[bucket][key]
-	if !ok {
+	v := m.currentLocked(bucket, key)
+	if v == nil || v.GetDeleteMarker() {
 		return nil
 	}
-	return proto.Clone(v).(*metadatav1.ObjectVersion)
+	return cloneVersion(v, true)
 }
 
 // GetObject implements metadatav1.MetadataServiceServer.
@@ -211,18 +225,14 @@ func (m *Metadata) GetObject(_ context.Context, req *metadatav1.GetObjectRequest
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	objs, ok := m.objects[req.GetBucket()]
-	if !ok {
+	if _, ok := m.objects[req.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
-	v, ok := objs[req.GetKey()]
-	if !ok {
-		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_KEY, "no such key")
+	v, err := m.versionLocked(req.GetBucket(), req.GetKey(), req.GetVersionId())
+	if err != nil {
+		return nil, err
 	}
-	if req.GetVersionId() != "" && req.GetVersionId() != v.GetVersionId() {
-		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_VERSION, "no such version")
-	}
-	return &metadatav1.GetObjectResponse{Version: proto.Clone(v).(*metadatav1.ObjectVersion)}, nil
+	return &metadatav1.GetObjectResponse{Version: cloneVersion(v, v == m.currentLocked(req.GetBucket(), req.GetKey()))}, nil
 }
 
 // DeleteObject implements metadatav1.MetadataServiceServer.
@@ -232,13 +242,10 @@ func (m *Metadata) DeleteObject(_ context.Context, req *metadatav1.DeleteObjectR
 	if err := m.check(); err != nil {
 		return nil, err
 	}
-	objs, ok := m.objects[req.GetBucket()]
-	if !ok {
+	if _, ok := m.objects[req.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
-	_, existed := objs[req.GetKey()]
-	delete(objs, req.GetKey())
-	return &metadatav1.DeleteObjectResponse{Deleted: existed}, nil
+	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId()), nil
 }
 
 // ListObjects implements metadatav1.MetadataServiceServer: byte order, keys
@@ -254,8 +261,11 @@ func (m *Metadata) ListObjects(_ context.Context, req *metadatav1.ListObjectsReq
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
 	keys := make([]string, 0, len(objs))
-	for k := range objs {
-		keys = append(keys, k)
+	for k, vs := range objs {
+		// Keys whose current version is a delete marker are not listed.
+		if len(vs) > 0 && !vs[0].GetDeleteMarker() {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	limit := int(req.GetMaxKeys())
@@ -288,7 +298,7 @@ func (m *Metadata) ListObjects(_ context.Context, req *metadatav1.ListObjectsReq
 			seen[entry] = true
 			resp.CommonPrefixes = append(resp.CommonPrefixes, entry)
 		} else {
-			resp.Objects = append(resp.Objects, proto.Clone(objs[k]).(*metadatav1.ObjectVersion))
+			resp.Objects = append(resp.Objects, cloneVersion(objs[k][0], true))
 		}
 	}
 	if !resp.Truncated {

@@ -35,6 +35,7 @@ const (
 	ErrBadDigest                          = "BadDigest"
 	ErrBucketAlreadyOwnedByYou            = "BucketAlreadyOwnedByYou"
 	ErrBucketNotEmpty                     = "BucketNotEmpty"
+	ErrConditionalRequestConflict         = "ConditionalRequestConflict"
 	ErrEntityTooLarge                     = "EntityTooLarge"
 	ErrIllegalLocationConstraintException = "IllegalLocationConstraintException"
 	ErrIncompleteBody                     = "IncompleteBody"
@@ -44,6 +45,9 @@ const (
 	ErrInvalidBucketName                  = "InvalidBucketName"
 	ErrInvalidDigest                      = "InvalidDigest"
 	ErrInvalidLocationConstraint          = "InvalidLocationConstraint"
+	ErrInvalidPart                        = "InvalidPart"
+	ErrInvalidPartNumber                  = "InvalidPartNumber"
+	ErrInvalidPartOrder                   = "InvalidPartOrder"
 	ErrInvalidRange                       = "InvalidRange"
 	ErrInvalidRequest                     = "InvalidRequest"
 	ErrInvalidURI                         = "InvalidURI"
@@ -55,6 +59,7 @@ const (
 	ErrMissingContentLength               = "MissingContentLength"
 	ErrNoSuchBucket                       = "NoSuchBucket"
 	ErrNoSuchKey                          = "NoSuchKey"
+	ErrNoSuchUpload                       = "NoSuchUpload"
 	ErrNoSuchVersion                      = "NoSuchVersion"
 	ErrNotImplemented                     = "NotImplemented"
 	ErrNotModified                        = "NotModified"
@@ -63,6 +68,25 @@ const (
 	ErrServiceUnavailable                 = "ServiceUnavailable"
 	ErrSignatureDoesNotMatch              = "SignatureDoesNotMatch"
 	ErrXAmzContentSHA256Mismatch          = "XAmzContentSHA256Mismatch"
+
+	// Bucket configuration, tagging, CORS and POST Object errors.
+	ErrAccessForbidden                                = "AccessForbidden"
+	ErrBadRequest                                     = "BadRequest"
+	ErrEntityTooSmall                                 = "EntityTooSmall"
+	ErrIncorrectNumberOfFilesInPostRequest            = "IncorrectNumberOfFilesInPostRequest"
+	ErrInvalidPolicyDocument                          = "InvalidPolicyDocument"
+	ErrInvalidTag                                     = "InvalidTag"
+	ErrMalformedPOSTRequest                           = "MalformedPOSTRequest"
+	ErrNoSuchBucketPolicy                             = "NoSuchBucketPolicy"
+	ErrNoSuchCORSConfiguration                        = "NoSuchCORSConfiguration"
+	ErrNoSuchLifecycleConfiguration                   = "NoSuchLifecycleConfiguration"
+	ErrNoSuchPublicAccessBlockConfiguration           = "NoSuchPublicAccessBlockConfiguration"
+	ErrNoSuchTagSet                                   = "NoSuchTagSet"
+	ErrNoSuchWebsiteConfiguration                     = "NoSuchWebsiteConfiguration"
+	ErrObjectLockConfigurationNotFoundError           = "ObjectLockConfigurationNotFoundError"
+	ErrOwnershipControlsNotFoundError                 = "OwnershipControlsNotFoundError"
+	ErrReplicationConfigurationNotFoundError          = "ReplicationConfigurationNotFoundError"
+	ErrServerSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -74,6 +98,7 @@ var errorTable = map[string]Error{
 	ErrBadDigest:                          {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified did not match what we received."},
 	ErrBucketAlreadyOwnedByYou:            {HTTPStatus: http.StatusConflict, Message: "Your previous request to create the named bucket succeeded and you already own it."},
 	ErrBucketNotEmpty:                     {HTTPStatus: http.StatusConflict, Message: "The bucket you tried to delete is not empty."},
+	ErrConditionalRequestConflict:         {HTTPStatus: http.StatusConflict, Message: "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part."},
 	ErrEntityTooLarge:                     {HTTPStatus: http.StatusBadRequest, Message: "Your proposed upload exceeds the maximum allowed object size."},
 	ErrIllegalLocationConstraintException: {HTTPStatus: http.StatusBadRequest, Message: "The location constraint is incompatible for the region specific endpoint this request was sent to."},
 	ErrIncompleteBody:                     {HTTPStatus: http.StatusBadRequest, Message: "You did not provide the number of bytes specified by the Content-Length HTTP header."},
@@ -83,6 +108,9 @@ var errorTable = map[string]Error{
 	ErrInvalidBucketName:                  {HTTPStatus: http.StatusBadRequest, Message: "The specified bucket is not valid."},
 	ErrInvalidDigest:                      {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified is not valid."},
 	ErrInvalidLocationConstraint:          {HTTPStatus: http.StatusBadRequest, Message: "The specified location constraint is not valid."},
+	ErrInvalidPart:                        {HTTPStatus: http.StatusBadRequest, Message: "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
+	ErrInvalidPartNumber:                  {HTTPStatus: http.StatusRequestedRangeNotSatisfiable, Message: "The requested partnumber is not satisfiable"},
+	ErrInvalidPartOrder:                   {HTTPStatus: http.StatusBadRequest, Message: "The list of parts was not in ascending order. Parts must be ordered by part number."},
 	ErrInvalidRange:                       {HTTPStatus: http.StatusRequestedRangeNotSatisfiable, Message: "The requested range is not satisfiable"},
 	ErrInvalidRequest:                     {HTTPStatus: http.StatusBadRequest, Message: "Invalid Request"},
 	ErrInvalidURI:                         {HTTPStatus: http.StatusBadRequest, Message: "Couldn't parse the specified URI."},
@@ -94,6 +122,7 @@ var errorTable = map[string]Error{
 	ErrMissingContentLength:               {HTTPStatus: http.StatusLengthRequired, Message: "You must provide the Content-Length HTTP header."},
 	ErrNoSuchBucket:                       {HTTPStatus: http.StatusNotFound, Message: "The specified bucket does not exist"},
 	ErrNoSuchKey:                          {HTTPStatus: http.StatusNotFound, Message: "The specified key does not exist."},
+	ErrNoSuchUpload:                       {HTTPStatus: http.StatusNotFound, Message: "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
 	ErrNoSuchVersion:                      {HTTPStatus: http.StatusNotFound, Message: "The specified version does not exist."},
 	ErrNotImplemented:                     {HTTPStatus: http.StatusNotImplemented, Message: "A header or query you provided implies functionality that is not implemented."},
 	ErrNotModified:                        {HTTPStatus: http.StatusNotModified, Message: "Not Modified"},
@@ -102,6 +131,24 @@ var errorTable = map[string]Error{
 	ErrServiceUnavailable:                 {HTTPStatus: http.StatusServiceUnavailable, Message: "Service is unable to handle request."},
 	ErrSignatureDoesNotMatch:              {HTTPStatus: http.StatusForbidden, Message: "The request signature we calculated does not match the signature you provided. Check your key and signing method."},
 	ErrXAmzContentSHA256Mismatch:          {HTTPStatus: http.StatusBadRequest, Message: "The provided 'x-amz-content-sha256' header does not match what was computed."},
+
+	ErrAccessForbidden:                                {HTTPStatus: http.StatusForbidden, Message: "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."},
+	ErrBadRequest:                                     {HTTPStatus: http.StatusBadRequest, Message: "Bad Request"},
+	ErrEntityTooSmall:                                 {HTTPStatus: http.StatusBadRequest, Message: "Your proposed upload is smaller than the minimum allowed object size."},
+	ErrIncorrectNumberOfFilesInPostRequest:            {HTTPStatus: http.StatusBadRequest, Message: "POST requires exactly one file upload per request."},
+	ErrInvalidPolicyDocument:                          {HTTPStatus: http.StatusBadRequest, Message: "The content of the form does not meet the conditions specified in the policy document."},
+	ErrInvalidTag:                                     {HTTPStatus: http.StatusBadRequest, Message: "The tag provided was not a valid tag."},
+	ErrMalformedPOSTRequest:                           {HTTPStatus: http.StatusBadRequest, Message: "The body of your POST request is not well-formed multipart/form-data."},
+	ErrNoSuchBucketPolicy:                             {HTTPStatus: http.StatusNotFound, Message: "The bucket policy does not exist"},
+	ErrNoSuchCORSConfiguration:                        {HTTPStatus: http.StatusNotFound, Message: "The CORS configuration does not exist"},
+	ErrNoSuchLifecycleConfiguration:                   {HTTPStatus: http.StatusNotFound, Message: "The lifecycle configuration does not exist"},
+	ErrNoSuchPublicAccessBlockConfiguration:           {HTTPStatus: http.StatusNotFound, Message: "The public access block configuration was not found"},
+	ErrNoSuchTagSet:                                   {HTTPStatus: http.StatusNotFound, Message: "The TagSet does not exist"},
+	ErrNoSuchWebsiteConfiguration:                     {HTTPStatus: http.StatusNotFound, Message: "The specified bucket does not have a website configuration"},
+	ErrObjectLockConfigurationNotFoundError:           {HTTPStatus: http.StatusNotFound, Message: "Object Lock configuration does not exist for this bucket"},
+	ErrOwnershipControlsNotFoundError:                 {HTTPStatus: http.StatusNotFound, Message: "The bucket ownership controls were not found"},
+	ErrReplicationConfigurationNotFoundError:          {HTTPStatus: http.StatusNotFound, Message: "The replication configuration was not found"},
+	ErrServerSideEncryptionConfigurationNotFoundError: {HTTPStatus: http.StatusNotFound, Message: "The server side encryption configuration was not found"},
 }
 
 // newError returns the table's error for code, with msg replacing the
@@ -193,6 +240,18 @@ func fromStatus(st *status.Status) *Error {
 			return newError(ErrBucketNotEmpty, "")
 		case metadatav1.Reason_REASON_NO_SUCH_REGION.String():
 			return newError(ErrInvalidLocationConstraint, "")
+		case metadatav1.Reason_REASON_NO_SUCH_UPLOAD.String():
+			return newError(ErrNoSuchUpload, "")
+		case metadatav1.Reason_REASON_INVALID_PART.String():
+			return newError(ErrInvalidPart, "")
+		case metadatav1.Reason_REASON_INVALID_PART_ORDER.String():
+			return newError(ErrInvalidPartOrder, "")
+		case metadatav1.Reason_REASON_ENTITY_TOO_SMALL.String():
+			return newError(ErrEntityTooSmall, "")
+		case metadatav1.Reason_REASON_PRECONDITION_FAILED.String():
+			return newError(ErrPreconditionFailed, "")
+		case metadatav1.Reason_REASON_CONDITIONAL_CONFLICT.String():
+			return newError(ErrConditionalRequestConflict, "")
 		}
 	}
 	switch st.Code() {

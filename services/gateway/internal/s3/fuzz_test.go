@@ -61,6 +61,15 @@ func FuzzHandler(f *testing.F) {
 		{"DELETE", "localhost", "/fuzzbucket", "", ""},
 		{"POST", "localhost", "/fuzzbucket?delete", "", "<Delete/>"},
 		{"GET", "localhost", "/fuzzbucket?location", "", ""},
+		{"POST", "localhost", "/fuzzbucket/mp?uploads", "", ""},
+		{"PUT", "localhost", "/fuzzbucket/mp?partNumber=1&uploadId=upload-0001", "", "part"},
+		{"GET", "localhost", "/fuzzbucket/mp?uploadId=upload-0001&max-parts=1&part-number-marker=0", "", ""},
+		{"POST", "localhost", "/fuzzbucket/mp?uploadId=upload-0001", "", "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>x</ETag></Part></CompleteMultipartUpload>"},
+		{"DELETE", "localhost", "/fuzzbucket/mp?uploadId=upload-0001", "", ""},
+		{"GET", "localhost", "/fuzzbucket?uploads&max-uploads=2&delimiter=/", "", ""},
+		{"GET", "localhost", "/fuzzbucket/k?partNumber=1", "", ""},
+		{"HEAD", "localhost", "/fuzzbucket/k?partNumber=2", "", ""},
+		{"GET", "localhost", "/fuzzbucket/k?attributes", "", ""},
 		{"GET", "localhost", "/", "", ""},
 	} {
 		f.Add(s.method, s.host, s.target, s.rng, []byte(s.body))

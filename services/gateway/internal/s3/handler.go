@@ -47,6 +47,9 @@ type Config struct {
 	// OwnerID seeds the owner id shown for buckets and objects (the single
 	// tenant, for now); only a hash of it is shown.
 	OwnerID string
+	// MinPartSize is the smallest size of every multipart part but the
+	// last (0 = S3's 5 MiB).
+	MinPartSize int64
 }
 
 // Handler is the S3 REST API http.Handler.
@@ -59,6 +62,8 @@ type Handler struct {
 	metrics *metrics
 	now     func() time.Time
 	owner   owner
+	// buckets caches bucket records for presentation (version id headers).
+	buckets *bucketCache
 }
 
 type metrics struct {
@@ -99,6 +104,9 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 	if cfg.OwnerID == "" {
 		cfg.OwnerID = "anvil"
 	}
+	if cfg.MinPartSize <= 0 {
+		cfg.MinPartSize = DefaultMinPartSize
+	}
 	return &Handler{
 		cfg:     cfg,
 		meta:    meta,
@@ -108,6 +116,7 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 		metrics: newMetrics(reg),
 		now:     time.Now,
 		owner:   owner{ID: ownerID(cfg.OwnerID), DisplayName: "anvil"},
+		buckets: newBucketCache(),
 	}
 }
 
@@ -124,6 +133,8 @@ type request struct {
 	r     *http.Request
 	w     *responseWriter
 	body  io.Reader // verified body, counted
+	// trailers returns the body's trailing headers once it reached io.EOF.
+	trailers func() http.Header
 }
 
 // responseWriter records the status and body bytes of a response.
@@ -220,16 +231,27 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if req.route.Op == OpPreflight {
+		// Browsers send CORS preflights without credentials.
+		h.preflight(req)
+		return
+	}
+	h.corsHeaders(req)
 	res, err := h.auth.Verify(r)
 	if err != nil {
 		h.writeError(req, toS3Error(err))
 		return
 	}
 	if res.Body != nil {
-		defer res.Body.Close()
+		// No Close here: net/http closes the body after sending the
+		// response. Closing an unread body earlier makes the server drain
+		// it, which deadlocks an Expect: 100-continue client waiting for
+		// our answer before it sends the body.
 		counter.r = res.Body
 	}
-	if res.Anonymous {
+	req.trailers = res.Trailers
+	// POST Object authenticates by the signed policy inside its form.
+	if res.Anonymous && req.route.Op != OpPostObject {
 		h.writeError(req, newError(ErrAccessDenied, "Anonymous access is not allowed."))
 		return
 	}
@@ -307,6 +329,15 @@ func (h *Handler) dispatch(req *request, res *sigv4.Result) error {
 		return h.getObject(req)
 	case OpDeleteObject:
 		return h.deleteObject(req)
+	}
+	// Multipart uploads, copies and object attributes (multipart.go).
+	if handled, err := h.dispatchData(req, res); handled {
+		return err
+	}
+	// Versioning, tagging, CORS, POST Object, batch delete and the
+	// not-configured answers (unsupported.go).
+	if fn, ok := featureHandlers[req.route.Op]; ok {
+		return fn(h, req)
 	}
 	return unsupported(req.r, req.route.Query)
 }

@@ -1,15 +1,11 @@
 package s3
 
 import (
-	"crypto/md5"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
-	"github.com/anvil-store/anvil/pkg/erasure"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
 	"github.com/anvil-store/anvil/services/gateway/internal/sigv4"
@@ -45,6 +41,32 @@ func storedEncoding(v string) string {
 	return strings.Join(keep, ",")
 }
 
+// objectFromHeaders builds the version a write creates from the request's
+// object headers: content headers, user metadata and x-amz-tagging.
+func objectFromHeaders(req *request) (*metadatav1.ObjectVersion, *Error) {
+	r := req.r
+	md, e := userMetadata(r.Header)
+	if e != nil {
+		return nil, e
+	}
+	tags, err := parseTaggingHeader(r.Header.Get("x-amz-tagging"))
+	if err != nil {
+		return nil, toS3Error(err)
+	}
+	return &metadatav1.ObjectVersion{
+		Bucket:             req.route.Bucket,
+		Key:                req.route.Key,
+		ContentType:        r.Header.Get("Content-Type"),
+		ContentEncoding:    storedEncoding(r.Header.Get("Content-Encoding")),
+		CacheControl:       r.Header.Get("Cache-Control"),
+		ContentDisposition: r.Header.Get("Content-Disposition"),
+		ContentLanguage:    r.Header.Get("Content-Language"),
+		Expires:            r.Header.Get("Expires"),
+		UserMetadata:       md,
+		Tags:               tags,
+	}, nil
+}
+
 func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	r := req.r
 	size := res.DecodedLength
@@ -54,60 +76,64 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	if size > MaxObjectSize {
 		return errorf(ErrEntityTooLarge, "Your proposed upload of %d bytes exceeds the maximum allowed object size of %d bytes.", size, int64(MaxObjectSize))
 	}
-	md, e := userMetadata(r.Header)
+	v, e := objectFromHeaders(req)
 	if e != nil {
 		return e
 	}
-	var contentMD5 []byte
-	if v := r.Header.Get("Content-MD5"); v != "" {
-		d, err := base64.StdEncoding.DecodeString(v)
-		if err != nil || len(d) != md5.Size {
-			return newError(ErrInvalidDigest, "")
-		}
-		contentMD5 = d
+	contentMD5, e := parseContentMD5(r.Header)
+	if e != nil {
+		return e
+	}
+	cr, e := parseChecksumRequest(r.Header)
+	if e != nil {
+		return e
+	}
+	pre, e := writePreconditions(r.Header)
+	if e != nil {
+		return e
 	}
 	b, err := h.bucket(req)
 	if err != nil {
 		return err
 	}
-	params := erasure.Params{
-		DataShards:   int(b.GetDataShards()),
-		ParityShards: int(b.GetParityShards()),
-		BlockSize:    h.cfg.Erasure.BlockSize,
+	if err := h.precheckWrite(req, v.Bucket, v.Key, pre); err != nil {
+		return err
 	}
-	if params.DataShards == 0 || params.ParityShards == 0 {
-		params.DataShards, params.ParityShards = h.cfg.Erasure.DataShards, h.cfg.Erasure.ParityShards
+	algo := cr.algo
+	if algo == "" {
+		algo = defaultChecksum
 	}
+	sums := newChecksummer(algo)
 	put, err := h.data.Put(r.Context(), datapath.PutRequest{
 		Region:     b.GetRegion(),
-		Params:     params,
+		Params:     h.bucketParams(b),
 		Body:       req.body,
 		Size:       size,
 		ContentMD5: contentMD5,
+		Hashes:     sums.hashes,
+		Verify: func() error {
+			// Runs after the body's end, when trailers have arrived.
+			if e := cr.verify(sums.raw(cr.algo), res.Trailers); e != nil {
+				return e
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return err
 	}
-	v := &metadatav1.ObjectVersion{
-		Bucket:             req.route.Bucket,
-		Key:                req.route.Key,
-		Size:               size,
-		Etag:               put.ETag,
-		ContentType:        r.Header.Get("Content-Type"),
-		ContentEncoding:    storedEncoding(r.Header.Get("Content-Encoding")),
-		CacheControl:       r.Header.Get("Cache-Control"),
-		ContentDisposition: r.Header.Get("Content-Disposition"),
-		ContentLanguage:    r.Header.Get("Content-Language"),
-		Expires:            r.Header.Get("Expires"),
-		UserMetadata:       md,
-	}
+	checksums := sums.sums()
+	v.Size, v.Etag = size, put.ETag
+	v.Checksums, v.ChecksumType = checksums, checksumTypeFullObject
 	if put.Segment != nil {
+		put.Segment.Checksums = checksums
 		v.Segments = []*metadatav1.Segment{put.Segment}
 	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	// The commit is the linearisation point: only now is the object visible.
-	if _, err := h.meta.CommitObject(ctx, &metadatav1.CommitObjectRequest{Version: v}); err != nil {
+	resp, err := h.meta.CommitObject(ctx, &metadatav1.CommitObjectRequest{Version: v, Preconditions: pre})
+	if err != nil {
 		if put.Segment != nil {
 			// Shards without a commit are reclaimed by orphan reconciliation.
 			h.log.Warn("commit object failed after its shards were written",
@@ -115,8 +141,11 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 		}
 		return fmt.Errorf("commit object: %w", err)
 	}
-	req.w.Header().Set("ETag", `"`+put.ETag+`"`)
-	req.w.Header().Set("Content-Length", "0")
+	hdr := req.w.Header()
+	hdr.Set("ETag", `"`+put.ETag+`"`)
+	setChecksumHeaders(hdr, checksums, checksumTypeFullObject)
+	versionIDHeader(req.w, b, resp.GetVersion())
+	hdr.Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusOK)
 	return nil
 }
@@ -148,43 +177,6 @@ func objectHeaders(v *metadatav1.ObjectVersion) http.Header {
 		hdr[userMetaPrefix+k] = []string{val}
 	}
 	return hdr
-}
-
-// etagMatches reports whether an If-Match / If-None-Match list names etag.
-func etagMatches(list, etag string) bool {
-	for _, t := range strings.Split(list, ",") {
-		t = strings.TrimSpace(t)
-		t = strings.TrimPrefix(t, "W/")
-		if t == "*" || strings.Trim(t, `"`) == etag {
-			return true
-		}
-	}
-	return false
-}
-
-// checkConditions evaluates the conditional request headers in RFC 7232
-// order: nil, or PreconditionFailed (412) or NotModified (304).
-func checkConditions(h http.Header, etag string, modified time.Time) *Error {
-	modified = modified.Truncate(time.Second)
-	if im := h.Get("If-Match"); im != "" {
-		if !etagMatches(im, etag) {
-			return newError(ErrPreconditionFailed, "")
-		}
-	} else if ius := h.Get("If-Unmodified-Since"); ius != "" {
-		if t, err := http.ParseTime(ius); err == nil && modified.After(t) {
-			return newError(ErrPreconditionFailed, "")
-		}
-	}
-	if inm := h.Get("If-None-Match"); inm != "" {
-		if etagMatches(inm, etag) {
-			return newError(ErrNotModified, "")
-		}
-	} else if ims := h.Get("If-Modified-Since"); ims != "" {
-		if t, err := http.ParseTime(ims); err == nil && !modified.After(t) {
-			return newError(ErrNotModified, "")
-		}
-	}
-	return nil
 }
 
 // lazyWriter sends the status and headers with the first body byte, so that
@@ -219,24 +211,17 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 func (h *Handler) getObject(req *request) error {
 	r := req.r
 	q := req.route.Query
-	ctx, cancel := h.metaCtx(req)
-	resp, err := h.meta.GetObject(ctx, &metadatav1.GetObjectRequest{
-		Bucket:    req.route.Bucket,
-		Key:       req.route.Key,
-		VersionId: q.Get("versionId"),
-	})
-	cancel()
+	b, err := h.cachedBucket(req)
 	if err != nil {
-		return fmt.Errorf("get object: %w", err)
+		return err
 	}
-	v := resp.GetVersion()
-	if v == nil || v.GetDeleteMarker() {
-		return newError(ErrNoSuchKey, "")
+	// getVersion answers delete markers as S3 does (versioning.go).
+	v, err := h.getVersion(req, b)
+	if err != nil {
+		return err
 	}
 	hdr := objectHeaders(v)
-	if vid := q.Get("versionId"); vid != "" {
-		hdr.Set("x-amz-version-id", v.GetVersionId())
-	}
+	versionHeaders(hdr, b, v)
 	if e := checkConditions(r.Header, v.GetEtag(), v.GetLastModified().AsTime()); e != nil {
 		if e.Code == ErrNotModified {
 			// 304 carries the validators and no body.
@@ -251,14 +236,46 @@ func (h *Handler) getObject(req *request) error {
 
 	size := v.GetSize()
 	status, offset, length := http.StatusOK, int64(0), size
-	rng, ranged, err := parseRange(r.Header.Get("Range"), size)
-	if err != nil {
-		req.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
-		return newError(ErrInvalidRange, "")
-	}
-	if ranged {
-		status, offset, length = http.StatusPartialContent, rng.Start, rng.Length
-		hdr.Set("Content-Range", contentRange(rng, size))
+	checksumMode := strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED")
+	if _, ok := q["partNumber"]; ok {
+		// GET ?partNumber=N reads one part of a multipart object (part 1
+		// of any other object is all of it).
+		if r.Header.Get("Range") != "" {
+			return newError(ErrInvalidRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		pn, e := parsePartNumber(q)
+		if e != nil {
+			return e
+		}
+		span, e := partSpan(v, pn)
+		if e != nil {
+			return e
+		}
+		offset, length = span.Start, span.Length
+		if v.GetPartsCount() > 0 {
+			hdr.Set("x-amz-mp-parts-count", strconv.Itoa(int(v.GetPartsCount())))
+		}
+		if length > 0 {
+			status = http.StatusPartialContent
+			hdr.Set("Content-Range", contentRange(span, size))
+		}
+		if checksumMode {
+			setPartChecksumHeaders(hdr, v, pn)
+		}
+	} else {
+		rng, ranged, err := parseRange(r.Header.Get("Range"), size)
+		if err != nil {
+			req.w.Header().Set("Content-Range", "bytes */"+strconv.FormatInt(size, 10))
+			return newError(ErrInvalidRange, "")
+		}
+		if ranged {
+			status, offset, length = http.StatusPartialContent, rng.Start, rng.Length
+			hdr.Set("Content-Range", contentRange(rng, size))
+		} else if checksumMode {
+			// Whole-object checksums only describe whole-object reads.
+			sums, typ := objectChecksums(v)
+			setChecksumHeaders(hdr, sums, typ)
+		}
 	}
 	hdr.Set("Content-Length", strconv.FormatInt(length, 10))
 	for _, o := range responseOverrides {
@@ -288,13 +305,46 @@ func (h *Handler) getObject(req *request) error {
 	return nil
 }
 
-func (h *Handler) deleteObject(req *request) error {
-	ctx, cancel := h.metaCtx(req)
-	defer cancel()
-	_, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: req.route.Bucket, Key: req.route.Key})
-	if err != nil {
-		return fmt.Errorf("delete object: %w", err)
+// partSpan returns the bytes of part n of v: a segment of a multipart
+// object, or all of any other object as its only part.
+func partSpan(v *metadatav1.ObjectVersion, n int32) (byteRange, *Error) {
+	if v.GetPartsCount() == 0 {
+		if n != 1 {
+			return byteRange{}, newError(ErrInvalidPartNumber, "")
+		}
+		return byteRange{Start: 0, Length: v.GetSize()}, nil
 	}
-	req.w.WriteHeader(http.StatusNoContent)
-	return nil
+	var pos int64
+	for _, seg := range v.GetSegments() {
+		if seg.GetPartNumber() == n {
+			return byteRange{Start: pos, Length: seg.GetSize()}, nil
+		}
+		pos += seg.GetSize()
+	}
+	return byteRange{}, newError(ErrInvalidPartNumber, "")
 }
+
+// setPartChecksumHeaders sends the checksum of part n: a multipart
+// object's part checksum, or a single-part object's own checksum.
+func setPartChecksumHeaders(hdr http.Header, v *metadatav1.ObjectVersion, n int32) {
+	if v.GetPartsCount() == 0 {
+		sums, typ := objectChecksums(v)
+		setChecksumHeaders(hdr, sums, typ)
+		return
+	}
+	objSums, typ := objectChecksums(v)
+	for _, seg := range v.GetSegments() {
+		if seg.GetPartNumber() != n {
+			continue
+		}
+		part := map[string]string{}
+		for algo := range objSums {
+			if val, ok := seg.GetChecksums()[algo]; ok {
+				part[algo] = val
+			}
+		}
+		setChecksumHeaders(hdr, part, typ)
+	}
+}
+
+// deleteObject is in versioning.go.

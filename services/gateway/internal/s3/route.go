@@ -137,13 +137,16 @@ func unsupported(r *http.Request, q url.Values) *Error {
 	if sub, ok := hasSubresource(q); ok {
 		return errorf(ErrNotImplemented, "The %s ?%s operation is not implemented.", r.Method, sub)
 	}
-	if r.Method == http.MethodPut && r.Header.Get("x-amz-copy-source") != "" {
-		return newError(ErrNotImplemented, "CopyObject is not implemented.")
-	}
 	return errorf(ErrNotImplemented, "The %s operation is not implemented on this resource.", r.Method)
 }
 
 func bucketOp(method string, q url.Values) string {
+	if op := bucketFeatureOp(method, q); op != "" {
+		return op
+	}
+	if op, ok := dataBucketOp(method, q); ok {
+		return op
+	}
 	_, sub := hasSubresource(q)
 	_, location := q["location"]
 	switch method {
@@ -178,6 +181,12 @@ func bucketOp(method string, q url.Values) string {
 }
 
 func objectOp(r *http.Request, q url.Values) string {
+	if op := objectFeatureOp(r.Method, q); op != "" {
+		return op
+	}
+	if op, ok := dataObjectOp(r, q); ok {
+		return op
+	}
 	if _, sub := hasSubresource(q); sub {
 		return OpUnsupported
 	}
@@ -187,16 +196,11 @@ func objectOp(r *http.Request, q url.Values) string {
 	case http.MethodHead:
 		return OpHeadObject
 	case http.MethodPut:
-		// CopyObject is a PUT with a copy source; not implemented yet.
 		if r.Header.Get("x-amz-copy-source") != "" {
-			return OpUnsupported
+			return OpCopyObject
 		}
 		return OpPutObject
 	case http.MethodDelete:
-		// Version-specific deletes need versioning, not implemented yet.
-		if _, ok := q["versionId"]; ok {
-			return OpUnsupported
-		}
 		return OpDeleteObject
 	}
 	return OpUnsupported

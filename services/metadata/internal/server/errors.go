@@ -16,6 +16,10 @@ import (
 // returns.
 const ErrorDomain = "anvil"
 
+// MetadataDeleteMarkerVersionID is the ErrorInfo metadata key of the
+// version id of the delete marker behind a NoSuchKey.
+const MetadataDeleteMarkerVersionID = "delete_marker_version_id"
+
 // errorMapping is one row of the error table.
 type errorMapping struct {
 	err    error
@@ -27,15 +31,25 @@ type errorMapping struct {
 // (the gateway) decode the google.rpc.ErrorInfo detail, whose reason is the
 // Reason enum's name and whose domain is "anvil":
 //
-//	store error          gRPC code            ErrorInfo reason
-//	ErrNoSuchBucket      NotFound             REASON_NO_SUCH_BUCKET
-//	ErrNoSuchKey         NotFound             REASON_NO_SUCH_KEY
-//	ErrNoSuchVersion     NotFound             REASON_NO_SUCH_VERSION
-//	ErrBucketExists      AlreadyExists        REASON_BUCKET_ALREADY_EXISTS
-//	ErrBucketNotEmpty    FailedPrecondition   REASON_BUCKET_NOT_EMPTY
-//	ErrNoSuchRegion      InvalidArgument      REASON_NO_SUCH_REGION (CreateBucket: region unknown here)
-//	ErrRegionNotServed   FailedPrecondition   REASON_NO_SUCH_REGION (bucket's region not served by this process)
-//	ErrInvalidArgument   InvalidArgument      none
+//	store error            gRPC code            ErrorInfo reason
+//	ErrNoSuchBucket        NotFound             REASON_NO_SUCH_BUCKET
+//	ErrNoSuchKey           NotFound             REASON_NO_SUCH_KEY
+//	ErrNoSuchVersion       NotFound             REASON_NO_SUCH_VERSION
+//	ErrBucketExists        AlreadyExists        REASON_BUCKET_ALREADY_EXISTS
+//	ErrBucketNotEmpty      FailedPrecondition   REASON_BUCKET_NOT_EMPTY
+//	ErrNoSuchRegion        InvalidArgument      REASON_NO_SUCH_REGION (CreateBucket: region unknown here)
+//	ErrRegionNotServed     FailedPrecondition   REASON_NO_SUCH_REGION (bucket's region not served by this process)
+//	ErrInvalidArgument     InvalidArgument      none
+//	ErrPreconditionFailed  FailedPrecondition   REASON_PRECONDITION_FAILED
+//	ErrNoSuchBucketConfig  NotFound             REASON_NO_SUCH_BUCKET_CONFIG
+//	ErrNoSuchUpload        NotFound             REASON_NO_SUCH_UPLOAD
+//	ErrInvalidPart         FailedPrecondition   REASON_INVALID_PART
+//	ErrInvalidPartOrder    InvalidArgument      REASON_INVALID_PART_ORDER
+//	ErrEntityTooSmall      FailedPrecondition   REASON_ENTITY_TOO_SMALL
+//
+// A *store.DeleteMarkerError (a NoSuchKey whose version is a delete marker)
+// also carries the marker's version id in the ErrorInfo metadata under
+// "delete_marker_version_id".
 //
 // Anything else: context errors keep their codes (Canceled,
 // DeadlineExceeded), a database that cannot be reached is Unavailable (safe
@@ -50,6 +64,12 @@ func errorTable() []errorMapping {
 		{store.ErrNoSuchRegion, codes.InvalidArgument, metadatav1.Reason_REASON_NO_SUCH_REGION},
 		{store.ErrRegionNotServed, codes.FailedPrecondition, metadatav1.Reason_REASON_NO_SUCH_REGION},
 		{store.ErrInvalidArgument, codes.InvalidArgument, metadatav1.Reason_REASON_UNSPECIFIED},
+		{store.ErrPreconditionFailed, codes.FailedPrecondition, metadatav1.Reason_REASON_PRECONDITION_FAILED},
+		{store.ErrNoSuchBucketConfig, codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET_CONFIG},
+		{store.ErrNoSuchUpload, codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_UPLOAD},
+		{store.ErrInvalidPart, codes.FailedPrecondition, metadatav1.Reason_REASON_INVALID_PART},
+		{store.ErrInvalidPartOrder, codes.InvalidArgument, metadatav1.Reason_REASON_INVALID_PART_ORDER},
+		{store.ErrEntityTooSmall, codes.FailedPrecondition, metadatav1.Reason_REASON_ENTITY_TOO_SMALL},
 	}
 }
 
@@ -62,7 +82,12 @@ func toStatus(err error) (st *status.Status, expected bool) {
 		}
 		st = status.New(m.code, err.Error())
 		if m.reason != metadatav1.Reason_REASON_UNSPECIFIED {
-			withInfo, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: m.reason.String(), Domain: ErrorDomain})
+			info := &errdetails.ErrorInfo{Reason: m.reason.String(), Domain: ErrorDomain}
+			var dm *store.DeleteMarkerError
+			if errors.As(err, &dm) {
+				info.Metadata = map[string]string{MetadataDeleteMarkerVersionID: dm.VersionID}
+			}
+			withInfo, derr := st.WithDetails(info)
 			if derr == nil {
 				st = withInfo
 			}

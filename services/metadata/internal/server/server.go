@@ -94,6 +94,45 @@ func bucketToProto(b store.Bucket) *metadatav1.Bucket {
 		CreatedAt:    timestamppb.New(b.CreatedAt),
 		DataShards:   int32(b.DataShards),
 		ParityShards: int32(b.ParityShards),
+		Versioning:   versioningToProto(b.Versioning),
+	}
+}
+
+func versioningToProto(v store.Versioning) metadatav1.Versioning {
+	switch v {
+	case store.VersioningEnabled:
+		return metadatav1.Versioning_VERSIONING_ENABLED
+	case store.VersioningSuspended:
+		return metadatav1.Versioning_VERSIONING_SUSPENDED
+	}
+	return metadatav1.Versioning_VERSIONING_UNVERSIONED
+}
+
+func segmentToProto(s store.Segment) *metadatav1.Segment {
+	return &metadatav1.Segment{
+		DataId:       s.DataID,
+		Size:         s.Size,
+		DataShards:   int32(s.DataShards),
+		ParityShards: int32(s.ParityShards),
+		BlockSize:    int32(s.BlockSize),
+		NodeIds:      s.NodeIDs,
+		PartNumber:   int32(s.PartNumber),
+		Etag:         s.ETag,
+		Checksums:    s.Checksums,
+	}
+}
+
+func segmentFromProto(s *metadatav1.Segment) store.Segment {
+	return store.Segment{
+		DataID:       s.GetDataId(),
+		Size:         s.GetSize(),
+		DataShards:   int(s.GetDataShards()),
+		ParityShards: int(s.GetParityShards()),
+		BlockSize:    int(s.GetBlockSize()),
+		NodeIDs:      s.GetNodeIds(),
+		PartNumber:   int(s.GetPartNumber()),
+		ETag:         s.GetEtag(),
+		Checksums:    s.GetChecksums(),
 	}
 }
 
@@ -113,18 +152,14 @@ func versionToProto(v store.Version) *metadatav1.ObjectVersion {
 		Expires:            v.Expires,
 		UserMetadata:       v.UserMetadata,
 		DeleteMarker:       v.DeleteMarker,
+		IsLatest:           v.IsLatest,
+		Tags:               v.Tags,
+		Checksums:          v.Checksums,
+		ChecksumType:       v.ChecksumType,
+		PartsCount:         int32(v.PartsCount),
 	}
 	for _, s := range v.Segments {
-		out.Segments = append(out.Segments, &metadatav1.Segment{
-			DataId:       s.DataID,
-			Size:         s.Size,
-			DataShards:   int32(s.DataShards),
-			ParityShards: int32(s.ParityShards),
-			BlockSize:    int32(s.BlockSize),
-			NodeIds:      s.NodeIDs,
-			PartNumber:   int32(s.PartNumber),
-			Etag:         s.ETag,
-		})
+		out.Segments = append(out.Segments, segmentToProto(s))
 	}
 	return out
 }
@@ -143,20 +178,19 @@ func versionFromProto(v *metadatav1.ObjectVersion) store.Version {
 		Expires:            v.GetExpires(),
 		UserMetadata:       v.GetUserMetadata(),
 		DeleteMarker:       v.GetDeleteMarker(),
+		Tags:               v.GetTags(),
+		Checksums:          v.GetChecksums(),
+		ChecksumType:       v.GetChecksumType(),
+		PartsCount:         int(v.GetPartsCount()),
 	}
 	for _, s := range v.GetSegments() {
-		out.Segments = append(out.Segments, store.Segment{
-			DataID:       s.GetDataId(),
-			Size:         s.GetSize(),
-			DataShards:   int(s.GetDataShards()),
-			ParityShards: int(s.GetParityShards()),
-			BlockSize:    int(s.GetBlockSize()),
-			NodeIDs:      s.GetNodeIds(),
-			PartNumber:   int(s.GetPartNumber()),
-			ETag:         s.GetEtag(),
-		})
+		out.Segments = append(out.Segments, segmentFromProto(s))
 	}
 	return out
+}
+
+func preconditionsFromProto(p *metadatav1.WritePreconditions) store.Preconditions {
+	return store.Preconditions{IfMatch: p.GetIfMatch(), IfNoneMatch: p.GetIfNoneMatch()}
 }
 
 // CreateBucket creates a bucket in a region this process serves.
@@ -205,7 +239,7 @@ func (s *Server) CommitObject(ctx context.Context, req *metadatav1.CommitObjectR
 	if req.GetVersion() == nil {
 		return nil, invalidArgument("version is required")
 	}
-	v, err := s.store.CommitObject(ctx, versionFromProto(req.GetVersion()))
+	v, err := s.store.CommitObject(ctx, versionFromProto(req.GetVersion()), preconditionsFromProto(req.GetPreconditions()))
 	if err != nil {
 		return nil, err
 	}
@@ -221,13 +255,14 @@ func (s *Server) GetObject(ctx context.Context, req *metadatav1.GetObjectRequest
 	return &metadatav1.GetObjectResponse{Version: versionToProto(v)}, nil
 }
 
-// DeleteObject soft-deletes the current version of a key.
+// DeleteObject deletes a key (a delete marker in a versioned bucket) or,
+// with a version id, one version for good.
 func (s *Server) DeleteObject(ctx context.Context, req *metadatav1.DeleteObjectRequest) (*metadatav1.DeleteObjectResponse, error) {
-	deleted, err := s.store.DeleteObject(ctx, req.GetBucket(), req.GetKey())
+	res, err := s.store.DeleteObject(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId())
 	if err != nil {
 		return nil, err
 	}
-	return &metadatav1.DeleteObjectResponse{Deleted: deleted}, nil
+	return &metadatav1.DeleteObjectResponse{Deleted: res.Deleted, DeleteMarker: res.DeleteMarker, VersionId: res.VersionID}, nil
 }
 
 // ListObjects returns a page of current objects.

@@ -51,14 +51,20 @@ func TestErrorTableCoversEverySentinel(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		"ErrNoSuchBucket":    {codes.NotFound, "REASON_NO_SUCH_BUCKET"},
-		"ErrNoSuchKey":       {codes.NotFound, "REASON_NO_SUCH_KEY"},
-		"ErrNoSuchVersion":   {codes.NotFound, "REASON_NO_SUCH_VERSION"},
-		"ErrBucketExists":    {codes.AlreadyExists, "REASON_BUCKET_ALREADY_EXISTS"},
-		"ErrBucketNotEmpty":  {codes.FailedPrecondition, "REASON_BUCKET_NOT_EMPTY"},
-		"ErrNoSuchRegion":    {codes.InvalidArgument, "REASON_NO_SUCH_REGION"},
-		"ErrRegionNotServed": {codes.FailedPrecondition, "REASON_NO_SUCH_REGION"},
-		"ErrInvalidArgument": {codes.InvalidArgument, ""},
+		"ErrNoSuchBucket":       {codes.NotFound, "REASON_NO_SUCH_BUCKET"},
+		"ErrNoSuchKey":          {codes.NotFound, "REASON_NO_SUCH_KEY"},
+		"ErrNoSuchVersion":      {codes.NotFound, "REASON_NO_SUCH_VERSION"},
+		"ErrBucketExists":       {codes.AlreadyExists, "REASON_BUCKET_ALREADY_EXISTS"},
+		"ErrBucketNotEmpty":     {codes.FailedPrecondition, "REASON_BUCKET_NOT_EMPTY"},
+		"ErrNoSuchRegion":       {codes.InvalidArgument, "REASON_NO_SUCH_REGION"},
+		"ErrRegionNotServed":    {codes.FailedPrecondition, "REASON_NO_SUCH_REGION"},
+		"ErrInvalidArgument":    {codes.InvalidArgument, ""},
+		"ErrPreconditionFailed": {codes.FailedPrecondition, "REASON_PRECONDITION_FAILED"},
+		"ErrNoSuchBucketConfig": {codes.NotFound, "REASON_NO_SUCH_BUCKET_CONFIG"},
+		"ErrNoSuchUpload":       {codes.NotFound, "REASON_NO_SUCH_UPLOAD"},
+		"ErrInvalidPart":        {codes.FailedPrecondition, "REASON_INVALID_PART"},
+		"ErrInvalidPartOrder":   {codes.InvalidArgument, "REASON_INVALID_PART_ORDER"},
+		"ErrEntityTooSmall":     {codes.FailedPrecondition, "REASON_ENTITY_TOO_SMALL"},
 	}
 	for name, sentinel := range store.Sentinels() {
 		t.Run(name, func(t *testing.T) {
@@ -234,6 +240,8 @@ func TestRoundTrip(t *testing.T) {
 		_, err = c.GetObject(ctx, &metadatav1.GetObjectRequest{Bucket: "media", Key: "k"})
 		expectErr(t, err, codes.NotFound, "REASON_NO_SUCH_KEY")
 		_, err = c.GetObject(ctx, &metadatav1.GetObjectRequest{Bucket: "media", Key: "k", VersionId: "v1"})
+		expectErr(t, err, codes.InvalidArgument, "")
+		_, err = c.GetObject(ctx, &metadatav1.GetObjectRequest{Bucket: "media", Key: "k", VersionId: "00000000-0000-0000-0000-000000000000"})
 		expectErr(t, err, codes.NotFound, "REASON_NO_SUCH_VERSION")
 		_, err = c.CommitObject(ctx, &metadatav1.CommitObjectRequest{})
 		expectErr(t, err, codes.InvalidArgument, "")
@@ -254,7 +262,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("commit assigned no version id or time: %v", committed)
 		}
 		want := proto.Clone(version).(*metadatav1.ObjectVersion)
-		want.VersionId, want.LastModified = committed.GetVersionId(), committed.GetLastModified()
+		want.VersionId, want.LastModified, want.IsLatest = committed.GetVersionId(), committed.GetLastModified(), true
 		if !proto.Equal(committed, want) {
 			t.Fatalf("commit returned\n%v\nwant\n%v", committed, want)
 		}

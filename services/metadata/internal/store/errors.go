@@ -1,18 +1,27 @@
 package store
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers match them with errors.Is; the gRPC layer maps
 // each to a status through one table.
 var (
-	ErrNoSuchBucket    = errors.New("store: no such bucket")
-	ErrNoSuchKey       = errors.New("store: no such key")
-	ErrNoSuchVersion   = errors.New("store: no such version")
-	ErrBucketExists    = errors.New("store: bucket already exists")
-	ErrBucketNotEmpty  = errors.New("store: bucket not empty")
-	ErrNoSuchRegion    = errors.New("store: no such region")
-	ErrRegionNotServed = errors.New("store: region not served here")
-	ErrInvalidArgument = errors.New("store: invalid argument")
+	ErrNoSuchBucket       = errors.New("store: no such bucket")
+	ErrNoSuchKey          = errors.New("store: no such key")
+	ErrNoSuchVersion      = errors.New("store: no such version")
+	ErrBucketExists       = errors.New("store: bucket already exists")
+	ErrBucketNotEmpty     = errors.New("store: bucket not empty")
+	ErrNoSuchRegion       = errors.New("store: no such region")
+	ErrRegionNotServed    = errors.New("store: region not served here")
+	ErrInvalidArgument    = errors.New("store: invalid argument")
+	ErrPreconditionFailed = errors.New("store: precondition failed")
+	ErrNoSuchBucketConfig = errors.New("store: no such bucket configuration")
+	ErrNoSuchUpload       = errors.New("store: no such upload")
+	ErrInvalidPart        = errors.New("store: invalid part")
+	ErrInvalidPartOrder   = errors.New("store: invalid part order")
+	ErrEntityTooSmall     = errors.New("store: entity too small")
 )
 
 // Sentinels returns every sentinel error of the package by name, so the error
@@ -20,13 +29,36 @@ var (
 // this list against the package source).
 func Sentinels() map[string]error {
 	return map[string]error{
-		"ErrNoSuchBucket":    ErrNoSuchBucket,
-		"ErrNoSuchKey":       ErrNoSuchKey,
-		"ErrNoSuchVersion":   ErrNoSuchVersion,
-		"ErrBucketExists":    ErrBucketExists,
-		"ErrBucketNotEmpty":  ErrBucketNotEmpty,
-		"ErrNoSuchRegion":    ErrNoSuchRegion,
-		"ErrRegionNotServed": ErrRegionNotServed,
-		"ErrInvalidArgument": ErrInvalidArgument,
+		"ErrNoSuchBucket":       ErrNoSuchBucket,
+		"ErrNoSuchKey":          ErrNoSuchKey,
+		"ErrNoSuchVersion":      ErrNoSuchVersion,
+		"ErrBucketExists":       ErrBucketExists,
+		"ErrBucketNotEmpty":     ErrBucketNotEmpty,
+		"ErrNoSuchRegion":       ErrNoSuchRegion,
+		"ErrRegionNotServed":    ErrRegionNotServed,
+		"ErrInvalidArgument":    ErrInvalidArgument,
+		"ErrPreconditionFailed": ErrPreconditionFailed,
+		"ErrNoSuchBucketConfig": ErrNoSuchBucketConfig,
+		"ErrNoSuchUpload":       ErrNoSuchUpload,
+		"ErrInvalidPart":        ErrInvalidPart,
+		"ErrInvalidPartOrder":   ErrInvalidPartOrder,
+		"ErrEntityTooSmall":     ErrEntityTooSmall,
 	}
 }
+
+// DeleteMarkerError is returned, wrapping ErrNoSuchKey, when the version an
+// operation addresses is a delete marker: the key's current version for a
+// read or tagging of the current version, or the version named for tagging.
+// S3 answers with x-amz-delete-marker and the marker's version id.
+type DeleteMarkerError struct {
+	Bucket, Key string
+	// VersionID of the delete marker, as S3 shows it.
+	VersionID string
+}
+
+func (e *DeleteMarkerError) Error() string {
+	return fmt.Sprintf("%v: %s/%s is a delete marker (version %s)", ErrNoSuchKey, e.Bucket, e.Key, e.VersionID)
+}
+
+// Unwrap makes errors.Is(err, ErrNoSuchKey) hold.
+func (e *DeleteMarkerError) Unwrap() error { return ErrNoSuchKey }

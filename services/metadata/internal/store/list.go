@@ -103,8 +103,11 @@ func (l *lister) run(ctx context.Context) (ListResult, error) {
 	return res, nil
 }
 
+// listColumns end with what the version id S3 shows depends on: the null
+// version flag and the bucket's versioning state (computed once per query).
 const listColumns = `key, version_id::text, size, etag, last_modified, content_type,
-	content_encoding, cache_control, content_disposition, content_language, expires`
+	content_encoding, cache_control, content_disposition, content_language, expires,
+	null_version, ` + sqlVersioningState
 
 // fetchFromDB seeks the listing index of a bucket.
 func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
@@ -128,9 +131,13 @@ func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
 			return nil, fmt.Errorf("query listing: %w", err)
 		}
 		out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Version, error) {
-			v := Version{Bucket: b.Name}
+			v := Version{Bucket: b.Name, IsLatest: true}
+			var null bool
+			var vs Versioning
 			err := row.Scan(&v.Key, &v.VersionID, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
-				&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage, &v.Expires)
+				&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage, &v.Expires,
+				&null, &vs)
+			v.VersionID = displayID(v.VersionID, null, vs)
 			return v, err
 		})
 		if err != nil {
@@ -176,19 +183,8 @@ func (l *lister) scan(ctx context.Context, upper string, bounded bool, limit int
 	return len(objs), false, false, nil
 }
 
-// commonPrefix returns the prefix plus everything up to and including the
-// first delimiter after it, when key has a delimiter after the prefix.
 func (l *lister) commonPrefix(key string) (string, bool) {
-	d := l.opts.Delimiter
-	if d == "" {
-		return "", false
-	}
-	rest := key[len(l.opts.Prefix):]
-	i := strings.Index(rest, d)
-	if i < 0 {
-		return "", false
-	}
-	return l.opts.Prefix + rest[:i+len(d)], true
+	return commonPrefix(l.opts.Prefix, l.opts.Delimiter, key)
 }
 
 // successor returns the smallest valid UTF-8 string that is greater, in byte

@@ -219,18 +219,18 @@ func TestListByteOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, k := range oddKeys {
-		if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: k, Size: 1}); err != nil {
+		if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: k, Size: 1}, Preconditions{}); err != nil {
 			t.Fatalf("commit %q: %v", k, err)
 		}
 	}
 	// A delete marker and a deleted key are not listed.
-	if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: "marker", DeleteMarker: true}); err != nil {
+	if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: "marker", DeleteMarker: true}, Preconditions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: "gone", Size: 1}); err != nil {
+	if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: "gone", Size: 1}, Preconditions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteObject(ctx, "odd", "gone"); err != nil {
+	if _, err := s.DeleteObject(ctx, "odd", "gone", ""); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.ListObjects(ctx, "odd", ListOptions{})

@@ -77,7 +77,7 @@ func TestCommitReplaceDeleteAndRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	v1, err := s.CommitObject(ctx, object("docs", "readme.md", "d1", 10))
+	v1, err := s.CommitObject(ctx, object("docs", "readme.md", "d1", 10), Preconditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestCommitReplaceDeleteAndRelay(t *testing.T) {
 		t.Fatalf("first commit wrote %d outbox rows", n)
 	}
 
-	v2, err := s.CommitObject(ctx, object("docs", "readme.md", "d2", 20))
+	v2, err := s.CommitObject(ctx, object("docs", "readme.md", "d2", 20), Preconditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +117,15 @@ func TestCommitReplaceDeleteAndRelay(t *testing.T) {
 		t.Fatalf("%d soft-deleted versions, want 1", n)
 	}
 
-	deleted, err := s.DeleteObject(ctx, "docs", "readme.md")
-	if err != nil || !deleted {
-		t.Fatalf("delete: %v %v", deleted, err)
+	del, err := s.DeleteObject(ctx, "docs", "readme.md", "")
+	if err != nil || !del.Deleted || del.VersionID != v2.VersionID || del.DeleteMarker {
+		t.Fatalf("delete: %+v %v", del, err)
 	}
 	if _, err := s.GetObject(ctx, "docs", "readme.md", ""); !errors.Is(err, ErrNoSuchKey) {
 		t.Fatalf("get deleted key: %v", err)
 	}
-	if deleted, err := s.DeleteObject(ctx, "docs", "readme.md"); err != nil || deleted {
-		t.Fatalf("delete missing key: deleted=%v err=%v", deleted, err)
+	if del, err := s.DeleteObject(ctx, "docs", "readme.md", ""); err != nil || del.Deleted {
+		t.Fatalf("delete missing key: %+v err=%v", del, err)
 	}
 	if n := count(t, regional, "SELECT count(*) FROM outbox"); n != 2 {
 		t.Fatalf("%d outbox rows, want 2 (one replace, one delete)", n)
@@ -174,11 +174,11 @@ func TestGetObjectErrors(t *testing.T) {
 	if _, err := s.CreateBucket(ctx, "b-1", "us-east-1", 2, 1); err != nil {
 		t.Fatal(err)
 	}
-	live, err := s.CommitObject(ctx, object("b-1", "live", "d1", 1))
+	live, err := s.CommitObject(ctx, object("b-1", "live", "d1", 1), Preconditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker, err := s.CommitObject(ctx, Version{Bucket: "b-1", Key: "marked", DeleteMarker: true})
+	marker, err := s.CommitObject(ctx, Version{Bucket: "b-1", Key: "marked", DeleteMarker: true}, Preconditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestGetObjectErrors(t *testing.T) {
 	}{
 		{"missing bucket", "nope", "live", "", ErrNoSuchBucket},
 		{"missing key", "b-1", "ghost", "", ErrNoSuchKey},
-		{"malformed version id", "b-1", "live", "not-a-uuid", ErrNoSuchVersion},
+		{"malformed version id", "b-1", "live", "not-a-uuid", ErrInvalidArgument},
 		{"unknown version id", "b-1", "live", "00000000-0000-0000-0000-000000000000", ErrNoSuchVersion},
 		{"version of another key", "b-1", "ghost", live.VersionID, ErrNoSuchVersion},
 		{"current is a delete marker", "b-1", "marked", "", ErrNoSuchKey},
@@ -245,7 +245,7 @@ func TestCommitValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := good()
 			tt.mutate(&v)
-			if _, err := s.CommitObject(ctx, v); !errors.Is(err, tt.want) {
+			if _, err := s.CommitObject(ctx, v, Preconditions{}); !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
 		})
@@ -253,7 +253,7 @@ func TestCommitValidation(t *testing.T) {
 	t.Run("key of 1024 bytes with odd characters", func(t *testing.T) {
 		v := good()
 		v.Key = strings.Repeat("\u4e16", 341) + "x" // 1023 + 1 bytes
-		if _, err := s.CommitObject(ctx, v); err != nil {
+		if _, err := s.CommitObject(ctx, v, Preconditions{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.GetObject(ctx, "b-1", v.Key, ""); err != nil {
@@ -280,7 +280,7 @@ func TestConcurrentCommitsToOneKey(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			committed[i], errs[i] = s.CommitObject(ctx, object("hot", "key", fmt.Sprintf("d%02d", i), int64(i)))
+			committed[i], errs[i] = s.CommitObject(ctx, object("hot", "key", fmt.Sprintf("d%02d", i), int64(i)), Preconditions{})
 		}()
 	}
 	wg.Wait()
@@ -354,7 +354,7 @@ func TestRelayCrashBetweenInsertAndDelete(t *testing.T) {
 		for i := range n {
 			// Committing twice replaces once: one outbox row per key.
 			for j := range 2 {
-				if _, err := s.CommitObject(ctx, object("b-1", fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d-%d", prefix, i, j), 1)); err != nil {
+				if _, err := s.CommitObject(ctx, object("b-1", fmt.Sprintf("%s%d", prefix, i), fmt.Sprintf("%s%d-%d", prefix, i, j), 1), Preconditions{}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -437,7 +437,7 @@ func TestRelayRunStopsWithContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- relay.Run(runCtx) }()
 	for i := range 2 {
-		if _, err := s.CommitObject(ctx, object("b-1", "k", fmt.Sprint(i), 1)); err != nil {
+		if _, err := s.CommitObject(ctx, object("b-1", "k", fmt.Sprint(i), 1), Preconditions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
-// Package store is the metadata service's access to PostgreSQL: buckets and
-// the task queue in the global database, object versions and the outbox in
-// one database per region.
+// Package store is the metadata service's access to PostgreSQL: buckets,
+// their configuration documents and the task queue in the global database;
+// object versions, multipart uploads and the outbox in one database per
+// region.
 //
 // Cross-database steps never use distributed transactions. A regional commit
 // that must queue a global task writes an outbox row in its own transaction;
@@ -162,7 +163,7 @@ func (s *Store) CreateBucket(ctx context.Context, name, region string, dataShard
 	if _, ok := s.regional[region]; !ok {
 		return Bucket{}, fmt.Errorf("%w: %q", ErrNoSuchRegion, region)
 	}
-	b := Bucket{Name: name, Region: region, DataShards: dataShards, ParityShards: parityShards}
+	b := Bucket{Name: name, Region: region, DataShards: dataShards, ParityShards: parityShards, Versioning: Unversioned}
 	err := s.global.QueryRow(ctx, `
 		INSERT INTO buckets (name, region, data_shards, parity_shards)
 		VALUES ($1, $2, $3, $4)
@@ -177,11 +178,11 @@ func (s *Store) CreateBucket(ctx context.Context, name, region string, dataShard
 	return b, nil
 }
 
-const bucketColumns = "id, name, region, data_shards, parity_shards, created_at"
+const bucketColumns = "id, name, region, data_shards, parity_shards, created_at, versioning"
 
 func scanBucket(row pgx.Row) (Bucket, error) {
 	var b Bucket
-	err := row.Scan(&b.ID, &b.Name, &b.Region, &b.DataShards, &b.ParityShards, &b.CreatedAt)
+	err := row.Scan(&b.ID, &b.Name, &b.Region, &b.DataShards, &b.ParityShards, &b.CreatedAt, &b.Versioning)
 	return b, err
 }
 
@@ -217,13 +218,16 @@ func (s *Store) ListBuckets(ctx context.Context) ([]Bucket, error) {
 	return out, nil
 }
 
-// DeleteBucket deletes an empty bucket, freeing its name.
+// DeleteBucket deletes an empty bucket, freeing its name. Any version,
+// current or not, delete markers included, makes a bucket non-empty;
+// multipart uploads in progress do not (as on AWS): they are aborted, their
+// parts queued for collection.
 //
 // The regional step comes first: under the bucket's exclusive lock it checks
-// emptiness and writes a tombstone that every later commit sees, then the
-// global row is marked deleted. A crash between the two leaves a bucket that
-// refuses writes until DeleteBucket is retried, never a version in a deleted
-// bucket.
+// emptiness, aborts the uploads and writes a tombstone that every later
+// commit sees, then the global row is marked deleted and its configuration
+// documents dropped. A crash between the two leaves a bucket that refuses
+// writes until DeleteBucket is retried, never a version in a deleted bucket.
 func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	b, err := s.GetBucket(ctx, name)
 	if err != nil {
@@ -233,6 +237,7 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("%w: bucket %s is in region %s", ErrRegionNotServed, name, b.Region)
 	}
+	var queued int64
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		hi, lo := bucketLockKey(b.ID)
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", hi, lo); err != nil {
@@ -246,6 +251,11 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 		if live {
 			return fmt.Errorf("%w: %s", ErrBucketNotEmpty, name)
 		}
+		var err error
+		queued, err = abortBucketUploads(ctx, tx, b)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx,
 			"INSERT INTO bucket_tombstones (bucket_id) VALUES ($1) ON CONFLICT (bucket_id) DO NOTHING", b.ID); err != nil {
 			return fmt.Errorf("write bucket tombstone: %w", err)
@@ -255,12 +265,54 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
-	if _, err := s.global.Exec(ctx,
-		"UPDATE buckets SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", b.ID); err != nil {
-		return fmt.Errorf("mark bucket %s deleted: %w", name, err)
+	if queued > 0 {
+		s.written(b.Region)
+	}
+	err = pgx.BeginFunc(ctx, s.global, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx,
+			"UPDATE buckets SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL", b.ID); err != nil {
+			return fmt.Errorf("mark bucket deleted: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM bucket_configs WHERE bucket_id = $1", b.ID); err != nil {
+			return fmt.Errorf("delete bucket configuration: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("delete bucket %s: %w", name, err)
 	}
 	s.forget(name)
 	return nil
+}
+
+// abortBucketUploads removes every multipart upload of a bucket, queueing
+// the parts of those in progress for collection, and returns the number of
+// outbox rows written. The caller holds the bucket's exclusive lock, so no
+// upload starts meanwhile; locking the upload rows first waits for PutPart
+// calls in flight, whose parts the next statement then sees.
+func abortBucketUploads(ctx context.Context, tx pgx.Tx, b Bucket) (int64, error) {
+	if _, err := tx.Exec(ctx,
+		"SELECT 1 FROM multipart_uploads WHERE bucket_id = $1 FOR UPDATE", b.ID); err != nil {
+		return 0, fmt.Errorf("lock uploads: %w", err)
+	}
+	tag, err := tx.Exec(ctx, `
+		WITH parts AS (
+			DELETE FROM multipart_parts p USING multipart_uploads u
+			 WHERE p.upload_id = u.upload_id AND u.bucket_id = $1
+			RETURNING u.upload_id, u.key, p.part_number, p.segment
+		)
+		INSERT INTO outbox (type, payload)
+		SELECT '`+TaskDeleteParts+`', jsonb_build_object(
+			'bucket_id', $1::bigint, 'bucket', $2::text, 'key', key,
+			'upload_id', upload_id::text, 'segments', jsonb_agg(segment ORDER BY part_number))
+		  FROM parts GROUP BY upload_id, key`, b.ID, b.Name)
+	if err != nil {
+		return 0, fmt.Errorf("queue parts of aborted uploads: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "DELETE FROM multipart_uploads WHERE bucket_id = $1", b.ID); err != nil {
+		return 0, fmt.Errorf("delete uploads: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // bucketLockKey splits a bucket id into the two-int advisory lock key space,

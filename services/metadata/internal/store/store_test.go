@@ -206,13 +206,13 @@ func TestBuckets(t *testing.T) {
 	})
 
 	t.Run("delete", func(t *testing.T) {
-		if _, err := s.CommitObject(ctx, Version{Bucket: "photos", Key: "cat.jpg", Size: 3}); err != nil {
+		if _, err := s.CommitObject(ctx, Version{Bucket: "photos", Key: "cat.jpg", Size: 3}, Preconditions{}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteBucket(ctx, "photos"); !errors.Is(err, ErrBucketNotEmpty) {
 			t.Fatalf("delete non-empty bucket: %v", err)
 		}
-		if _, err := s.DeleteObject(ctx, "photos", "cat.jpg"); err != nil {
+		if _, err := s.DeleteObject(ctx, "photos", "cat.jpg", ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteBucket(ctx, "photos"); err != nil {
@@ -256,11 +256,25 @@ func TestBucketInRegionNotServed(t *testing.T) {
 		name string
 		op   func() error
 	}{
-		{"commit", func() error { _, err := east.CommitObject(ctx, Version{Bucket: "westerly", Key: "k"}); return err }},
+		{"commit", func() error {
+			_, err := east.CommitObject(ctx, Version{Bucket: "westerly", Key: "k"}, Preconditions{})
+			return err
+		}},
 		{"get", func() error { _, err := east.GetObject(ctx, "westerly", "k", ""); return err }},
-		{"delete", func() error { _, err := east.DeleteObject(ctx, "westerly", "k"); return err }},
+		{"delete", func() error { _, err := east.DeleteObject(ctx, "westerly", "k", ""); return err }},
 		{"list", func() error { _, err := east.ListObjects(ctx, "westerly", ListOptions{}); return err }},
 		{"delete bucket", func() error { return east.DeleteBucket(ctx, "westerly") }},
+		{"list versions", func() error { _, err := east.ListObjectVersions(ctx, "westerly", VersionListOptions{}); return err }},
+		{"set versioning", func() error { _, err := east.SetBucketVersioning(ctx, "westerly", VersioningEnabled); return err }},
+		{"tag", func() error { _, err := east.PutObjectTagging(ctx, "westerly", "k", "", nil); return err }},
+		{"create upload", func() error {
+			_, err := east.CreateMultipartUpload(ctx, Upload{Bucket: "westerly", Key: "k"})
+			return err
+		}},
+		{"list uploads", func() error {
+			_, err := east.ListMultipartUploads(ctx, "westerly", UploadListOptions{})
+			return err
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,10 +301,10 @@ func TestStaleBucketCacheCannotWriteToDeletedBucket(t *testing.T) {
 	if err := b.DeleteBucket(ctx, "doomed"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CommitObject(ctx, Version{Bucket: "doomed", Key: "k", Size: 1}); !errors.Is(err, ErrNoSuchBucket) {
+	if _, err := a.CommitObject(ctx, Version{Bucket: "doomed", Key: "k", Size: 1}, Preconditions{}); !errors.Is(err, ErrNoSuchBucket) {
 		t.Fatalf("commit through a stale cache: %v", err)
 	}
-	if _, err := a.DeleteObject(ctx, "doomed", "k"); !errors.Is(err, ErrNoSuchBucket) {
+	if _, err := a.DeleteObject(ctx, "doomed", "k", ""); !errors.Is(err, ErrNoSuchBucket) {
 		t.Fatalf("delete through a stale cache: %v", err)
 	}
 	if n := count(t, e.regional["us-east-1"], "SELECT count(*) FROM object_versions"); n != 0 {
@@ -301,7 +315,7 @@ func TestStaleBucketCacheCannotWriteToDeletedBucket(t *testing.T) {
 	if _, err := b.CreateBucket(ctx, "newborn", "us-east-1", 2, 1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.CommitObject(ctx, Version{Bucket: "newborn", Key: "k", Size: 1}); err != nil {
+	if _, err := a.CommitObject(ctx, Version{Bucket: "newborn", Key: "k", Size: 1}, Preconditions{}); err != nil {
 		t.Fatalf("commit to a bucket created elsewhere: %v", err)
 	}
 }

@@ -15,7 +15,23 @@ type Bucket struct {
 	DataShards   int
 	ParityShards int
 	CreatedAt    time.Time
+	Versioning   Versioning
 }
+
+// Versioning is a bucket's versioning state.
+type Versioning string
+
+// Versioning states. A bucket starts unversioned and, once versioning is
+// enabled, is only ever enabled or suspended.
+const (
+	Unversioned         Versioning = "unversioned"
+	VersioningEnabled   Versioning = "enabled"
+	VersioningSuspended Versioning = "suspended"
+)
+
+// NullVersionID is the version id S3 shows for a key's null version: the
+// one written while its bucket was unversioned or suspended.
+const NullVersionID = "null"
 
 // Segment is one erasure-coded run of an object's bytes. Its JSON form is
 // stored in object_versions.segments and in DeleteObject task payloads, so
@@ -29,6 +45,8 @@ type Segment struct {
 	NodeIDs      []string `json:"node_ids"`
 	PartNumber   int      `json:"part_number,omitempty"`
 	ETag         string   `json:"etag,omitempty"`
+	// Checksums of the segment's bytes by algorithm, base64.
+	Checksums map[string]string `json:"checksums,omitempty"`
 }
 
 // Version is one version of an object.
@@ -48,6 +66,41 @@ type Version struct {
 	UserMetadata       map[string]string
 	Segments           []Segment
 	DeleteMarker       bool
+	// IsLatest: this is the key's current version (set on reads).
+	IsLatest bool
+	Tags     map[string]string
+	// Checksums of the whole object by algorithm, base64 ("<base64>-<n>"
+	// for a composite multipart checksum).
+	Checksums map[string]string
+	// ChecksumType is "FULL_OBJECT" or "COMPOSITE" when Checksums is set.
+	ChecksumType string
+	// PartsCount is the number of parts of a multipart object, else 0.
+	PartsCount int
+
+	// seq orders the versions of a key (higher is newer).
+	seq int64
+}
+
+// Preconditions of a write, checked against the key's current version
+// under the key's lock: S3's If-Match and If-None-Match on PUT and
+// CompleteMultipartUpload.
+type Preconditions struct {
+	// IfMatch: commit only when the current version's ETag is this.
+	IfMatch string
+	// IfNoneMatch: commit only when the key has no current version (a
+	// delete marker does not count).
+	IfNoneMatch bool
+}
+
+// DeleteResult tells what DeleteObject did.
+type DeleteResult struct {
+	// Deleted is false when there was nothing to delete.
+	Deleted bool
+	// DeleteMarker: the delete created, or permanently removed, a delete
+	// marker.
+	DeleteMarker bool
+	// VersionID of the created delete marker or of the removed version.
+	VersionID string
 }
 
 // DeleteObjectPayload is the payload of a "DeleteObject" task: the data of a
@@ -60,8 +113,24 @@ type DeleteObjectPayload struct {
 	Segments  []Segment `json:"segments"`
 }
 
-// TaskDeleteObject is the task type queued for a replaced or deleted version.
-const TaskDeleteObject = "DeleteObject"
+// DeletePartsPayload is the payload of a "DeleteParts" task: the data of
+// multipart parts that were replaced, aborted or left out of a completed
+// upload. It has no version id: no version row refers to the parts.
+type DeletePartsPayload struct {
+	BucketID int64     `json:"bucket_id"`
+	Bucket   string    `json:"bucket"`
+	Key      string    `json:"key"`
+	UploadID string    `json:"upload_id"`
+	Segments []Segment `json:"segments"`
+}
+
+// Task types written to the outbox.
+const (
+	// TaskDeleteObject is queued for a replaced or deleted version.
+	TaskDeleteObject = "DeleteObject"
+	// TaskDeleteParts is queued for multipart parts no object uses.
+	TaskDeleteParts = "DeleteParts"
+)
 
 // ListOptions select a page of ListObjects.
 type ListOptions struct {
@@ -157,43 +226,125 @@ func validateVersion(v *Version) error {
 			return err
 		}
 	}
-	for k, val := range v.UserMetadata {
-		if err := checkText("user metadata name", k); err != nil {
-			return err
-		}
-		if err := checkText("user metadata value", val); err != nil {
-			return err
-		}
+	if err := checkMap("user metadata", v.UserMetadata); err != nil {
+		return err
+	}
+	if err := checkMap("tag", v.Tags); err != nil {
+		return err
+	}
+	if err := checkChecksums(v.Checksums); err != nil {
+		return err
+	}
+	switch v.ChecksumType {
+	case "", ChecksumFullObject, ChecksumComposite:
+	default:
+		return invalid("checksum type %q: want %s or %s", v.ChecksumType, ChecksumFullObject, ChecksumComposite)
+	}
+	switch {
+	case len(v.Checksums) == 0:
+		v.ChecksumType = ""
+	case v.ChecksumType == "":
+		v.ChecksumType = ChecksumFullObject
+	}
+	if v.PartsCount < 0 || v.PartsCount > MaxPartNumber {
+		return invalid("parts count %d out of range", v.PartsCount)
 	}
 	var total int64
 	for i, s := range v.Segments {
-		if s.DataID == "" {
-			return invalid("segment %d has no data_id", i)
-		}
-		if err := checkText("segment data_id", s.DataID); err != nil {
-			return err
-		}
-		if s.Size < 0 {
-			return invalid("segment %d has a negative size", i)
-		}
-		if err := validateShards(s.DataShards, s.ParityShards); err != nil {
+		if err := validateSegment(s); err != nil {
 			return fmt.Errorf("segment %d: %w", i, err)
-		}
-		if len(s.NodeIDs) != s.DataShards+s.ParityShards {
-			return invalid("segment %d lists %d nodes for %d shards", i, len(s.NodeIDs), s.DataShards+s.ParityShards)
-		}
-		for _, n := range s.NodeIDs {
-			if err := checkText("segment node id", n); err != nil {
-				return err
-			}
-		}
-		if err := checkText("segment etag", s.ETag); err != nil {
-			return err
 		}
 		total += s.Size
 	}
 	if len(v.Segments) > 0 && total != v.Size {
 		return invalid("segments hold %d bytes, version size is %d", total, v.Size)
+	}
+	return nil
+}
+
+// validateSegment checks a segment. An empty segment may have no data at
+// all (no data id, no nodes): an empty part.
+func validateSegment(s Segment) error {
+	if s.Size < 0 {
+		return invalid("negative size %d", s.Size)
+	}
+	if err := checkText("segment etag", s.ETag); err != nil {
+		return err
+	}
+	if err := checkChecksums(s.Checksums); err != nil {
+		return err
+	}
+	if s.Size == 0 && s.DataID == "" && len(s.NodeIDs) == 0 {
+		return nil
+	}
+	if s.DataID == "" {
+		return invalid("no data_id")
+	}
+	if err := checkText("segment data_id", s.DataID); err != nil {
+		return err
+	}
+	if err := validateShards(s.DataShards, s.ParityShards); err != nil {
+		return err
+	}
+	if len(s.NodeIDs) != s.DataShards+s.ParityShards {
+		return invalid("%d nodes listed for %d shards", len(s.NodeIDs), s.DataShards+s.ParityShards)
+	}
+	for _, n := range s.NodeIDs {
+		if err := checkText("segment node id", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkMap checks the names and values of a string map.
+func checkMap(what string, m map[string]string) error {
+	for k, val := range m {
+		if err := checkText(what+" name", k); err != nil {
+			return err
+		}
+		if err := checkText(what+" value", val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Checksum algorithms, as S3 names them.
+const (
+	ChecksumCRC32     = "CRC32"
+	ChecksumCRC32C    = "CRC32C"
+	ChecksumCRC64NVME = "CRC64NVME"
+	ChecksumSHA1      = "SHA1"
+	ChecksumSHA256    = "SHA256"
+)
+
+// Checksum types.
+const (
+	ChecksumFullObject = "FULL_OBJECT"
+	ChecksumComposite  = "COMPOSITE"
+)
+
+func validAlgorithm(a string) bool {
+	switch a {
+	case ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256:
+		return true
+	}
+	return false
+}
+
+// checkChecksums checks a map of checksums by algorithm.
+func checkChecksums(m map[string]string) error {
+	for a, val := range m {
+		if !validAlgorithm(a) {
+			return invalid("unknown checksum algorithm %q", a)
+		}
+		if val == "" {
+			return invalid("empty %s checksum", a)
+		}
+		if err := checkText("checksum", val); err != nil {
+			return err
+		}
 	}
 	return nil
 }
