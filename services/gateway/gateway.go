@@ -278,7 +278,9 @@ func (g *Gateway) Run(ctx context.Context) error {
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 
-	need := cfg.DataShards + cfg.ParityShards
+	// Ready while a write can reach its quorum: one node down must not take
+	// every gateway out of rotation (its shards are written by repair later).
+	need := store.Quorum(cfg.Params())
 	checks := map[string]service.Check{
 		"metadata": func(ctx context.Context) error {
 			resp, err := healthpb.NewHealthClient(metaConn).Check(ctx, &healthpb.HealthCheckRequest{})
@@ -301,7 +303,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		},
 		"storage_nodes": func(ctx context.Context) error {
 			if live := len(view.Members(membership.RoleStorageNode, cfg.Region)); live < need {
-				return fmt.Errorf("%d live storage nodes in region %s, need %d", live, cfg.Region, need)
+				return fmt.Errorf("%d live storage nodes in region %s, need %d for the write quorum (%d shards)", live, cfg.Region, need, cfg.DataShards+cfg.ParityShards)
 			}
 			return nil
 		},

@@ -180,7 +180,7 @@ func TestRun(t *testing.T) {
 	// Up but not ready: no storage nodes yet.
 	waitFor("unready storage_nodes", func() bool {
 		code, body := ready()
-		return code == 503 && strings.Contains(body, "0 live storage nodes in region us-east-1, need 6")
+		return code == 503 && strings.Contains(body, "0 live storage nodes in region us-east-1, need 5")
 	})
 
 	cli, err := cfg.Etcd.Client()

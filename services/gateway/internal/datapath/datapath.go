@@ -195,9 +195,11 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 	}
 
 	n := p.Total()
+	quorum := s.Quorum(p)
 	live := s.LiveNodes(req.Region)
-	if len(live) < n {
-		return PutResult{}, &UnavailableError{Message: fmt.Sprintf("need %d storage nodes, %d live", n, len(live))}
+	if len(live) < quorum {
+		return PutResult{}, &UnavailableError{Message: fmt.Sprintf(
+			"need %d live storage nodes for a write (%d shards, write quorum %d), %d live", quorum, n, quorum, len(live))}
 	}
 	candidates := make([]placement.Node, len(live))
 	byID := make(map[string]membership.Member, len(live))
@@ -206,9 +208,15 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		byID[m.ID] = m
 	}
 	dataID := s.newID()
-	picked, err := placement.Pick(dataID, candidates, n)
+	picked, err := placement.Pick(dataID, candidates, min(n, len(live)))
 	if err != nil {
-		return PutResult{}, &UnavailableError{Message: fmt.Sprintf("need %d storage nodes, %d live", n, len(live)), Err: err}
+		return PutResult{}, &UnavailableError{Message: fmt.Sprintf("place %d shards on %d live storage nodes", n, len(live)), Err: err}
+	}
+	// With fewer live nodes than shards, the shards left without a node are
+	// missing from the start (nodeless placeholders); the quorum still holds
+	// and repair writes them later.
+	for len(picked) < n {
+		picked = append(picked, placement.Node{})
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -229,7 +237,6 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		}
 	}
 
-	quorum := s.Quorum(p)
 	res, err := p.Encode(ctx, body, req.Size, ioWriters, quorum)
 	if err != nil {
 		abortAll()
@@ -326,6 +333,9 @@ func (s *Store) openShards(ctx context.Context, dataID string, picked []placemen
 	writers := make([]ShardWriter, len(picked))
 	var wg sync.WaitGroup
 	for i, node := range picked {
+		if node.ID == "" {
+			continue // no live node for this shard
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
