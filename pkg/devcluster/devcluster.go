@@ -315,6 +315,8 @@ func (c *Cluster) metadataSpec() spec {
 			fmt.Sprintf("-ops.listen-addr=127.0.0.1:%d", opsPort),
 			"-db.global-dsn="+c.pg.DSN(c.GlobalDB()),
 			"-db.regional-dsn="+c.opts.Region+"="+c.pg.DSN(c.RegionalDB()),
+			// Collect garbage soon after a delete: a dev cluster shows it at once.
+			"-gc.grace=1s",
 		),
 	}
 }

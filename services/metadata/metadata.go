@@ -43,6 +43,8 @@ type Config struct {
 	GlobalDSN      string
 	// RegionalDSNs holds "region=dsn" entries, one per served region.
 	RegionalDSNs flagenv.StringList
+	// GCGrace delays the collection of replaced and deleted data.
+	GCGrace time.Duration
 
 	Membership membership.Config
 	Log        service.LogConfig
@@ -57,6 +59,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.InstanceID, "instance-id", host, "id of this process in membership")
 	fs.StringVar(&c.GlobalDSN, "db.global-dsn", "", "PostgreSQL connection string of the global database (required)")
 	fs.Var(&c.RegionalDSNs, "db.regional-dsn", `"region=dsn" of a served region's database; repeatable, or comma-separated in the environment`)
+	fs.DurationVar(&c.GCGrace, "gc.grace", 5*time.Minute, "delay before the data of a replaced or deleted version is collected, so reads in flight finish")
 	c.Membership.RegisterFlags(fs)
 	c.Log.RegisterFlags(fs)
 }
@@ -95,6 +98,9 @@ func (c *Config) Regions() (map[string]string, error) {
 func (c *Config) Validate() error {
 	if c.GRPCListenAddr == "" || c.OpsListenAddr == "" {
 		return errors.New("grpc.listen-addr and ops.listen-addr are required")
+	}
+	if c.GCGrace < 0 {
+		return errors.New("gc.grace must not be negative")
 	}
 	if c.InstanceID == "" || strings.ContainsAny(c.InstanceID, "/ ") {
 		return fmt.Errorf("instance-id %q: want a non-empty id without slashes or spaces", c.InstanceID)
@@ -175,6 +181,7 @@ func (m *Metadata) Run(ctx context.Context) error {
 		Registerer: m.reg,
 		// relays is filled below, before anything can commit.
 		OutboxWritten: func(region string) { relays[region].Poke() },
+		GCGrace:       m.cfg.GCGrace,
 	})
 	for region := range pools {
 		r, err := st.NewRelay(region)

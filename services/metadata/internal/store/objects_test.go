@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -457,5 +458,31 @@ func TestRelayRunStopsWithContext(t *testing.T) {
 	}
 	if _, err := s.NewRelay("mars-1"); !errors.Is(err, ErrRegionNotServed) {
 		t.Fatalf("relay for a region not served: %v", err)
+	}
+}
+
+// Relayed garbage waits out the grace period, so reads still streaming a
+// replaced version keep its shards.
+func TestRelayDelaysTasksByGCGrace(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{GCGrace: time.Hour})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "b-1", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	for j := range 2 {
+		if _, err := s.CommitObject(ctx, object("b-1", "k", fmt.Sprintf("d%d", j), 1), Preconditions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay, err := s.NewRelay("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := relay.round(ctx, nil); err != nil || n != 1 {
+		t.Fatalf("relay round: %d, %v", n, err)
+	}
+	if n := count(t, e.global, "SELECT count(*) FROM tasks WHERE run_after > now() + interval '59 minutes'"); n != 1 {
+		t.Fatalf("%d tasks delayed by the grace period, want 1", n)
 	}
 }

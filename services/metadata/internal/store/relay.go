@@ -182,11 +182,11 @@ func (r *Relay) enqueue(ctx context.Context, batch []outboxRow) error {
 		ids[i], types[i], payloads[i] = o.id, o.typ, string(o.payload)
 	}
 	rows, err := r.store.global.Query(ctx, `
-		INSERT INTO tasks (type, region, payload, source_region, source_id)
-		SELECT t.type, $1, t.payload::jsonb, $1, t.id
+		INSERT INTO tasks (type, region, payload, source_region, source_id, run_after)
+		SELECT t.type, $1, t.payload::jsonb, $1, t.id, now() + $5 * interval '1 millisecond'
 		  FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t (id, type, payload)
 		ON CONFLICT (source_region, source_id) DO NOTHING
-		RETURNING type`, r.region, ids, types, payloads)
+		RETURNING type`, r.region, ids, types, payloads, r.store.gcGrace.Milliseconds())
 	if err != nil {
 		return fmt.Errorf("insert tasks: %w", err)
 	}

@@ -42,6 +42,9 @@ type Options struct {
 	// OutboxWritten, when not nil, is called after a commit or delete wrote
 	// an outbox row in a region: the process pokes that region's relay.
 	OutboxWritten func(region string)
+	// GCGrace delays relayed tasks: a GET or copy that is still streaming a
+	// replaced version keeps its shards for at least this long.
+	GCGrace time.Duration
 }
 
 // Store reads and writes metadata.
@@ -53,6 +56,7 @@ type Store struct {
 	ttl      time.Duration
 	metrics  *metrics
 	written  func(region string)
+	gcGrace  time.Duration
 
 	mu    sync.Mutex
 	cache map[string]cachedBucket
@@ -108,6 +112,7 @@ func New(global *pgxpool.Pool, regional map[string]*pgxpool.Pool, opts Options) 
 		ttl:      opts.BucketCacheTTL,
 		metrics:  newMetrics(opts.Registerer),
 		written:  opts.OutboxWritten,
+		gcGrace:  opts.GCGrace,
 		cache:    map[string]cachedBucket{},
 	}
 }
