@@ -120,7 +120,7 @@ var errorTable = map[string]Error{
 	ErrMetadataTooLarge:                   {HTTPStatus: http.StatusBadRequest, Message: "Your metadata headers exceed the maximum allowed metadata size."},
 	ErrMethodNotAllowed:                   {HTTPStatus: http.StatusMethodNotAllowed, Message: "The specified method is not allowed against this resource."},
 	ErrMissingContentLength:               {HTTPStatus: http.StatusLengthRequired, Message: "You must provide the Content-Length HTTP header."},
-	ErrNoSuchBucket:                       {HTTPStatus: http.StatusNotFound, Message: "The specified bucket does not exist"},
+	ErrNoSuchBucket:                       {HTTPStatus: http.StatusNotFound, Message: "The specified bucket does not exist."},
 	ErrNoSuchKey:                          {HTTPStatus: http.StatusNotFound, Message: "The specified key does not exist."},
 	ErrNoSuchUpload:                       {HTTPStatus: http.StatusNotFound, Message: "The specified multipart upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."},
 	ErrNoSuchVersion:                      {HTTPStatus: http.StatusNotFound, Message: "The specified version does not exist."},

@@ -959,12 +959,12 @@ func TestStorageFailures(t *testing.T) {
 			t.Fatalf("degraded read: %v", err)
 		}
 	})
-	t.Run("put needs k+m live nodes", func(t *testing.T) {
+	t.Run("put needs the write quorum of live nodes", func(t *testing.T) {
 		_, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("fail"), Key: aws.String("new"), Body: strings.NewReader("x")})
 		wantAPIError(t, err, "ServiceUnavailable", 503)
 		var ae smithy.APIError
 		errors.As(err, &ae)
-		if !strings.Contains(ae.ErrorMessage(), "need 6 storage nodes, 4 live") {
+		if !strings.Contains(ae.ErrorMessage(), "need 5 live storage nodes for a write (6 shards, write quorum 5), 4 live") {
 			t.Fatalf("message = %q", ae.ErrorMessage())
 		}
 	})

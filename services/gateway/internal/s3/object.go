@@ -145,6 +145,8 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	hdr.Set("ETag", `"`+put.ETag+`"`)
 	setChecksumHeaders(hdr, checksums, checksumTypeFullObject)
 	versionIDHeader(req.w, b, resp.GetVersion())
+	// The stored size, as S3 answers it (SDKs expose it as PutObjectOutput.Size).
+	hdr.Set("x-amz-object-size", strconv.FormatInt(resp.GetVersion().GetSize(), 10))
 	hdr.Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusOK)
 	return nil

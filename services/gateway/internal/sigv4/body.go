@@ -376,6 +376,23 @@ func (c *chunkedReader) readLine() ([]byte, error) {
 	return line[:len(line)-2], nil
 }
 
+// readTrailerLine is readLine for the trailer section, where a bare LF
+// also ends a line.
+func (c *chunkedReader) readTrailerLine() ([]byte, error) {
+	line, err := c.src.ReadSlice('\n')
+	switch {
+	case err == bufio.ErrBufferFull:
+		return nil, errChunked("line longer than " + strconv.Itoa(lineBufferSize) + " bytes")
+	case err == io.EOF && len(line) == 0:
+		return nil, io.EOF
+	case err == io.EOF:
+		return nil, errIncomplete()
+	case err != nil:
+		return nil, err
+	}
+	return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
+}
+
 // parseChunkHeader parses "<hex-size>;chunk-signature=<64 hex>" when signed,
 // else "<hex-size>" with any chunk extensions ignored.
 func parseChunkHeader(line []byte, signed bool) (int64, []byte, error) {
@@ -428,12 +445,21 @@ func (c *chunkedReader) finish() error {
 	var trailerSig []byte
 	size := 0
 	for {
-		line, err := c.readLine()
+		readLine := c.readLine
+		if c.trailer {
+			readLine = c.readTrailerLine
+		}
+		line, err := readLine()
 		if err == io.EOF {
 			break // the closing empty line is missing: tolerated, nothing is lost
 		}
 		if err != nil {
 			return c.readErr(err)
+		}
+		if len(line) == 0 && c.trailer {
+			// minio-go ends trailer lines with a bare LF and puts empty lines
+			// around x-amz-trailer-signature; the trailer ends at EOF.
+			continue
 		}
 		if len(line) == 0 {
 			if _, err := c.src.ReadByte(); err != io.EOF {

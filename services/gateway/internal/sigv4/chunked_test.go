@@ -200,6 +200,8 @@ func TestUnsignedTrailer(t *testing.T) {
 		{"truncated data", encodeUnsigned([][]byte{c1, c2}, []string{good})[:1000], "x-amz-checksum-crc32", "", 1000 - len("10000\r\n"), CodeIncompleteBody, ""},
 		{"bad chunk size", []byte("zz\r\nabc\r\n0\r\n\r\n"), "", "", 0, CodeInvalidRequest, ""},
 		{"LF only", []byte("3\nabc\n0\n\n"), "", "", 0, CodeInvalidRequest, ""},
+		// minio-go v7 ends trailer lines with a bare LF, then "\r\n\r\n".
+		{"minio-go framing", append(bytes.TrimSuffix(encodeUnsigned([][]byte{c1, c2}, nil), []byte("\r\n")), []byte(good+"\n\r\n\r\n")...), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), "", good},
 		{"longer than declared", encodeUnsigned([][]byte{c1, c2}, []string{good}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeInvalidRequest, ""},
 	}
 	v := testVerifier(testNow)
