@@ -115,7 +115,7 @@ func (h *Handler) getObjectAttributes(req *request) error {
 	}
 	sums, typ := objectChecksums(v)
 	if want[attrChecksum] && len(sums) > 0 {
-		out.Checksum = &attributesChecksum{checksumFields: newChecksumFields(sums), ChecksumType: typ}
+		out.Checksum = &attributesChecksum{checksumFields: newChecksumFields(withoutPartCount(sums)), ChecksumType: typ}
 	}
 	if want[attrObjectParts] && v.GetPartsCount() > 0 {
 		out.ObjectParts = objectParts(v, sums, typ, marker, maxParts)
@@ -126,8 +126,9 @@ func (h *Handler) getObjectAttributes(req *request) error {
 	return h.writeXML(req, out)
 }
 
-// objectParts lists a multipart object's parts after marker; composite
-// objects show each part's checksum.
+// objectParts lists a multipart object's parts after marker, each with
+// its checksum of the object's algorithm (FULL_OBJECT ones too: S3 shows
+// a CRC64NVME upload's part CRCs).
 func objectParts(v *metadatav1.ObjectVersion, sums map[string]string, typ string, marker, maxParts int) *attributesParts {
 	out := &attributesParts{
 		TotalPartsCount:  v.GetPartsCount(),
@@ -144,7 +145,7 @@ func objectParts(v *metadatav1.ObjectVersion, sums map[string]string, typ string
 			break
 		}
 		p := attributesPart{PartNumber: n, Size: seg.GetSize()}
-		if typ == checksumTypeComposite {
+		if typ != "" {
 			part := map[string]string{}
 			for algo := range sums {
 				if val, ok := seg.GetChecksums()[algo]; ok {

@@ -1,8 +1,10 @@
 package s3
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
@@ -12,6 +14,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 )
@@ -23,6 +28,11 @@ const (
 	algoCRC64NVME = "CRC64NVME"
 	algoSHA1      = "SHA1"
 	algoSHA256    = "SHA256"
+	algoMD5       = "MD5"
+	algoSHA512    = "SHA512"
+	algoXXHASH64  = "XXHASH64"
+	algoXXHASH3   = "XXHASH3" // XXH3, 64-bit
+	algoXXHASH128 = "XXHASH128"
 )
 
 // Checksum types: a checksum of the whole object's bytes, or (multipart
@@ -39,23 +49,28 @@ const defaultChecksum = algoCRC64NVME
 // table-driven CRCs use it (normal form 0xad93d23594c93659).
 const crc64NVMEPoly = 0x9a6c9329ac4bc9b5
 
-// checksumAlgorithms lists the supported algorithms in S3's order.
+// checksumAlgorithms lists the supported algorithms: S3's original five in
+// its order, then those it added later.
 func checksumAlgorithms() []string {
-	return []string{algoCRC32, algoCRC32C, algoCRC64NVME, algoSHA1, algoSHA256}
+	return []string{
+		algoCRC32, algoCRC32C, algoCRC64NVME, algoSHA1, algoSHA256,
+		algoMD5, algoSHA512, algoXXHASH64, algoXXHASH3, algoXXHASH128,
+	}
 }
 
-func validAlgorithm(a string) bool {
-	switch a {
-	case algoCRC32, algoCRC32C, algoCRC64NVME, algoSHA1, algoSHA256:
-		return true
-	}
-	return false
-}
+func validAlgorithm(a string) bool { return checksumSize(a) > 0 }
 
 // isCRC reports whether algo can form FULL_OBJECT checksums of multipart
-// uploads (CRCs of parts combine; cryptographic hashes do not).
+// uploads (CRCs of parts combine; the hashes can only be COMPOSITE).
 func isCRC(algo string) bool {
 	return algo == algoCRC32 || algo == algoCRC32C || algo == algoCRC64NVME
+}
+
+// errUnsupportedAlgorithm answers an x-amz-sdk-checksum-algorithm or
+// x-amz-checksum-algorithm naming no algorithm S3 knows.
+func errUnsupportedAlgorithm() *Error {
+	return errorf(ErrInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [%s]",
+		strings.Join(checksumAlgorithms(), ", "))
 }
 
 // checksumHeader is the header (or trailer) carrying algo's value.
@@ -72,6 +87,14 @@ func checksumSize(algo string) int {
 		return sha1.Size
 	case algoSHA256:
 		return sha256.Size
+	case algoMD5:
+		return md5.Size
+	case algoSHA512:
+		return sha512.Size
+	case algoXXHASH64, algoXXHASH3:
+		return 8
+	case algoXXHASH128:
+		return 16
 	}
 	return 0
 }
@@ -89,6 +112,16 @@ func newChecksum(algo string) hash.Hash {
 		return sha1.New()
 	case algoSHA256:
 		return sha256.New()
+	case algoMD5:
+		return md5.New()
+	case algoSHA512:
+		return sha512.New()
+	case algoXXHASH64:
+		return xxhash.New()
+	case algoXXHASH3:
+		return xxh3.New()
+	case algoXXHASH128:
+		return xxh3.New128()
 	}
 	return nil
 }
@@ -286,17 +319,102 @@ func decodeChecksum(algo, value string) ([]byte, error) {
 	return raw, nil
 }
 
-// validCompositeValue reports whether v has the form "<base64>-<parts>".
+// validCompositeValue reports whether v is a composite checksum as a
+// client may state it: "<base64>-<parts>", or the bare "<base64>" that
+// S3 also accepts (minio-go sends that form).
 func validCompositeValue(algo, v string) bool {
 	sum, n, ok := strings.Cut(v, "-")
-	if !ok {
-		return false
-	}
 	if _, err := decodeChecksum(algo, sum); err != nil {
 		return false
 	}
+	if !ok {
+		return true
+	}
 	parts, ok := parseDigits(n)
 	return ok && parts >= 1 && parts <= maxPartNumber && strconv.FormatInt(parts, 10) == n
+}
+
+// withoutPartCount drops the "-<parts>" of composite checksums, as
+// GetObjectAttributes shows them (Complete, HEAD and GET keep it).
+func withoutPartCount(sums map[string]string) map[string]string {
+	out := make(map[string]string, len(sums))
+	for algo, v := range sums {
+		sum, _, _ := strings.Cut(v, "-")
+		out[algo] = sum
+	}
+	return out
+}
+
+// sameChecksum reports whether a checksum a client stated matches the
+// computed one; a composite may be stated without its "-<parts>" suffix.
+func sameChecksum(stated, computed string) bool {
+	if stated == computed {
+		return true
+	}
+	sum, _, composite := strings.Cut(computed, "-")
+	return composite && stated == sum
+}
+
+// checksumFields are the checksum elements S3 documents carry.
+type checksumFields struct {
+	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
+	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
+	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
+	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
+	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
+	ChecksumMD5       string `xml:"ChecksumMD5,omitempty"`
+	ChecksumSHA512    string `xml:"ChecksumSHA512,omitempty"`
+	ChecksumXXHASH64  string `xml:"ChecksumXXHASH64,omitempty"`
+	ChecksumXXHASH3   string `xml:"ChecksumXXHASH3,omitempty"`
+	ChecksumXXHASH128 string `xml:"ChecksumXXHASH128,omitempty"`
+}
+
+// field returns the element carrying algo's value (nil for an unknown one).
+func (c *checksumFields) field(algo string) *string {
+	switch algo {
+	case algoCRC32:
+		return &c.ChecksumCRC32
+	case algoCRC32C:
+		return &c.ChecksumCRC32C
+	case algoCRC64NVME:
+		return &c.ChecksumCRC64NVME
+	case algoSHA1:
+		return &c.ChecksumSHA1
+	case algoSHA256:
+		return &c.ChecksumSHA256
+	case algoMD5:
+		return &c.ChecksumMD5
+	case algoSHA512:
+		return &c.ChecksumSHA512
+	case algoXXHASH64:
+		return &c.ChecksumXXHASH64
+	case algoXXHASH3:
+		return &c.ChecksumXXHASH3
+	case algoXXHASH128:
+		return &c.ChecksumXXHASH128
+	}
+	return nil
+}
+
+func newChecksumFields(sums map[string]string) checksumFields {
+	var c checksumFields
+	for algo, v := range sums {
+		if f := c.field(algo); f != nil {
+			*f = v
+		}
+	}
+	return c
+}
+
+// set returns the fields that are present, by algorithm.
+func (c checksumFields) set() map[string]string {
+	out := map[string]string{}
+	for _, algo := range checksumAlgorithms() {
+		if v := *c.field(algo); v != "" {
+			out[algo] = v
+		}
+	}
+	return out
 }
 
 // checksumRequest is what a request's headers say about its payload's
@@ -352,7 +470,7 @@ func parseChecksumRequest(h http.Header) (checksumRequest, *Error) {
 	}
 	sdkAlgo := strings.ToUpper(strings.TrimSpace(h.Get("x-amz-sdk-checksum-algorithm")))
 	if sdkAlgo != "" && !validAlgorithm(sdkAlgo) {
-		return cr, newError(ErrInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		return cr, errUnsupportedAlgorithm()
 	}
 	for _, v := range h.Values("x-amz-trailer") {
 		for _, name := range strings.Split(v, ",") {
@@ -375,6 +493,14 @@ func parseChecksumRequest(h http.Header) (checksumRequest, *Error) {
 			return cr, newError(ErrInvalidRequest, "Value for x-amz-sdk-checksum-algorithm header is invalid.")
 		}
 		cr.algo = sdkAlgo
+	}
+	if cr.algo == "" {
+		// Not S3's for a payload, but minio-go asks for its automatic
+		// CRC32C this way (MinIO honours it); an unknown name is ignored
+		// as S3 ignores the header.
+		if a := strings.ToUpper(strings.TrimSpace(h.Get("x-amz-checksum-algorithm"))); validAlgorithm(a) {
+			cr.algo = a
+		}
 	}
 	return cr, nil
 }
@@ -481,7 +607,10 @@ func objectChecksums(v *metadatav1.ObjectVersion) (map[string]string, string) {
 	if len(segs) == 0 {
 		return nil, ""
 	}
-	for _, algo := range []string{algoCRC64NVME, algoCRC32C, algoCRC32, algoSHA256, algoSHA1} {
+	for _, algo := range []string{
+		algoCRC64NVME, algoCRC32C, algoCRC32, algoSHA256, algoSHA1,
+		algoSHA512, algoMD5, algoXXHASH128, algoXXHASH3, algoXXHASH64,
+	} {
 		var parts []partChecksum
 		var values []string
 		for _, s := range segs {

@@ -95,7 +95,7 @@ func TestCopyChecksum(t *testing.T) {
 	if got := copyChecksum("", nil); got != defaultChecksum {
 		t.Fatalf("default: %s", got)
 	}
-	_, e := requestedChecksumAlgorithm(http.Header{"X-Amz-Checksum-Algorithm": {"md5"}})
+	_, e := requestedChecksumAlgorithm(http.Header{"X-Amz-Checksum-Algorithm": {"md4"}})
 	if e == nil || e.Code != ErrInvalidRequest {
 		t.Fatalf("unknown algorithm: %v", e)
 	}

@@ -117,6 +117,7 @@ func (h *Handler) entries(resp *metadatav1.ListObjectsResponse, p listParams, wi
 			Size:         o.GetSize(),
 			StorageClass: "STANDARD",
 		}
+		e.ChecksumAlgorithm, e.ChecksumType = listedChecksums(o)
 		if withOwner {
 			own := h.owner
 			e.Owner = &own

@@ -130,39 +130,6 @@ type initiateMultipartUploadResult struct {
 	UploadID string   `xml:"UploadId"`
 }
 
-// checksumFields are the checksum elements S3 documents carry.
-type checksumFields struct {
-	ChecksumCRC32     string `xml:"ChecksumCRC32,omitempty"`
-	ChecksumCRC32C    string `xml:"ChecksumCRC32C,omitempty"`
-	ChecksumCRC64NVME string `xml:"ChecksumCRC64NVME,omitempty"`
-	ChecksumSHA1      string `xml:"ChecksumSHA1,omitempty"`
-	ChecksumSHA256    string `xml:"ChecksumSHA256,omitempty"`
-}
-
-func newChecksumFields(sums map[string]string) checksumFields {
-	return checksumFields{
-		ChecksumCRC32:     sums[algoCRC32],
-		ChecksumCRC32C:    sums[algoCRC32C],
-		ChecksumCRC64NVME: sums[algoCRC64NVME],
-		ChecksumSHA1:      sums[algoSHA1],
-		ChecksumSHA256:    sums[algoSHA256],
-	}
-}
-
-// set returns the fields that are present, by algorithm.
-func (c checksumFields) set() map[string]string {
-	out := map[string]string{}
-	for algo, v := range map[string]string{
-		algoCRC32: c.ChecksumCRC32, algoCRC32C: c.ChecksumCRC32C, algoCRC64NVME: c.ChecksumCRC64NVME,
-		algoSHA1: c.ChecksumSHA1, algoSHA256: c.ChecksumSHA256,
-	} {
-		if v != "" {
-			out[algo] = v
-		}
-	}
-	return out
-}
-
 type completeMultipartUploadResult struct {
 	XMLName  xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ CompleteMultipartUploadResult"`
 	Location string   `xml:"Location"`
@@ -700,7 +667,7 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 	} else {
 		sum, sumErr = compositeChecksum(algo, values)
 	}
-	if explicit && final.algo != "" && sumErr == nil && final.value != sum {
+	if explicit && final.algo != "" && sumErr == nil && !sameChecksum(final.value, sum) {
 		return errorf(ErrBadDigest, "The %s you specified did not match the calculated checksum.", algo)
 	}
 	if err := h.precheckWrite(req, req.route.Bucket, req.route.Key, pre); err != nil {

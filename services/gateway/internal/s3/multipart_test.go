@@ -70,7 +70,9 @@ func TestCreateChecksum(t *testing.T) {
 		{"SHA256", "FULL_OBJECT", "", "", true},
 		{"CRC64NVME", "COMPOSITE", "", "", true},
 		{"", "COMPOSITE", "", "", true},
-		{"MD5", "", "", "", true},
+		{"MD4", "", "", "", true},
+		{"md5", "", algoMD5, checksumTypeComposite, false},
+		{"XXHASH128", "FULL_OBJECT", "", "", true},
 		{"CRC32", "PARTIAL", "", "", true},
 	}
 	for _, tt := range tests {

@@ -247,15 +247,17 @@ func (h *Handler) getBucketVersioning(req *request) error {
 // versionEntry is one <Version> or <DeleteMarker> of a version listing;
 // XMLName picks which.
 type versionEntry struct {
-	XMLName      xml.Name
-	Key          string `xml:"Key"`
-	VersionID    string `xml:"VersionId"`
-	IsLatest     bool   `xml:"IsLatest"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag,omitempty"`
-	Size         *int64 `xml:"Size,omitempty"`
-	Owner        owner  `xml:"Owner"`
-	StorageClass string `xml:"StorageClass,omitempty"`
+	XMLName           xml.Name
+	Key               string   `xml:"Key"`
+	VersionID         string   `xml:"VersionId"`
+	IsLatest          bool     `xml:"IsLatest"`
+	LastModified      string   `xml:"LastModified"`
+	ETag              string   `xml:"ETag,omitempty"`
+	ChecksumAlgorithm []string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string   `xml:"ChecksumType,omitempty"`
+	Size              *int64   `xml:"Size,omitempty"`
+	Owner             owner    `xml:"Owner"`
+	StorageClass      string   `xml:"StorageClass,omitempty"`
 }
 
 type listVersionsResult struct {
@@ -339,6 +341,7 @@ func (h *Handler) listObjectVersions(req *request) error {
 		} else {
 			size := v.GetSize()
 			e.ETag, e.Size, e.StorageClass = `"`+v.GetEtag()+`"`, &size, "STANDARD"
+			e.ChecksumAlgorithm, e.ChecksumType = listedChecksums(v)
 		}
 		out.Entries = append(out.Entries, e)
 	}

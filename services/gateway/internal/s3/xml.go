@@ -3,7 +3,11 @@ package s3
 import (
 	"bytes"
 	"encoding/xml"
+	"maps"
+	"slices"
 	"time"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 )
 
 // s3NS is the namespace of S3 response documents.
@@ -56,12 +60,28 @@ type createBucketConfiguration struct {
 }
 
 type objectEntry struct {
-	Key          string `xml:"Key"`
-	LastModified string `xml:"LastModified"`
-	ETag         string `xml:"ETag"`
-	Size         int64  `xml:"Size"`
-	Owner        *owner `xml:"Owner,omitempty"`
-	StorageClass string `xml:"StorageClass"`
+	Key               string   `xml:"Key"`
+	LastModified      string   `xml:"LastModified"`
+	ETag              string   `xml:"ETag"`
+	ChecksumAlgorithm []string `xml:"ChecksumAlgorithm,omitempty"`
+	ChecksumType      string   `xml:"ChecksumType,omitempty"`
+	Size              int64    `xml:"Size"`
+	Owner             *owner   `xml:"Owner,omitempty"`
+	StorageClass      string   `xml:"StorageClass"`
+}
+
+// listedChecksums returns the algorithms of a version's stored checksums and
+// their type, as listings show them.
+func listedChecksums(v *metadatav1.ObjectVersion) ([]string, string) {
+	if len(v.GetChecksums()) == 0 {
+		return nil, ""
+	}
+	algs := slices.Sorted(maps.Keys(v.GetChecksums()))
+	typ := v.GetChecksumType()
+	if typ == "" {
+		typ = checksumTypeFullObject
+	}
+	return algs, typ
 }
 
 type commonPrefix struct {

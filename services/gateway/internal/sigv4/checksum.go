@@ -1,11 +1,16 @@
 package sigv4
 
 import (
+	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"hash"
 	"hash/crc32"
 	"hash/crc64"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 )
 
 // crc64NVMEPoly is the CRC-64/NVME polynomial in the reversed form hash/crc64
@@ -36,6 +41,16 @@ func newTrailerChecksum(name string) *trailerChecksum {
 		label, h = "SHA1", sha1.New()
 	case "x-amz-checksum-sha256":
 		label, h = "SHA256", sha256.New()
+	case "x-amz-checksum-md5":
+		label, h = "MD5", md5.New()
+	case "x-amz-checksum-sha512":
+		label, h = "SHA512", sha512.New()
+	case "x-amz-checksum-xxhash64":
+		label, h = "XXHASH64", xxhash.New()
+	case "x-amz-checksum-xxhash3":
+		label, h = "XXHASH3", xxh3.New()
+	case "x-amz-checksum-xxhash128":
+		label, h = "XXHASH128", xxh3.New128()
 	default:
 		return nil
 	}

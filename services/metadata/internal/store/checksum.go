@@ -4,12 +4,16 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"hash"
 	"hash/crc32"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/zeebo/xxh3"
 )
 
 // Reflected polynomials of the CRCs S3 offers. All three start from and
@@ -31,8 +35,22 @@ func digestSize(alg string) int {
 		return sha1.Size
 	case ChecksumSHA256:
 		return sha256.Size
+	case ChecksumMD5:
+		return md5.Size
+	case ChecksumSHA512:
+		return sha512.Size
+	case ChecksumXXHASH64, ChecksumXXHASH3:
+		return 8
+	case ChecksumXXHASH128:
+		return 16
 	}
 	return 0
+}
+
+// isCRC reports whether an algorithm's checksums of parts combine into the
+// checksum of the whole (FULL_OBJECT); the others are only COMPOSITE.
+func isCRC(alg string) bool {
+	return alg == ChecksumCRC32 || alg == ChecksumCRC32C || alg == ChecksumCRC64NVME
 }
 
 // decodeChecksum decodes a base64 checksum of a single run of bytes (not a
@@ -92,7 +110,7 @@ func validateUploadChecksum(alg, typ *string) error {
 		return invalid("checksum type %q: want %s or %s", *typ, ChecksumFullObject, ChecksumComposite)
 	case *typ == ChecksumComposite && *alg == ChecksumCRC64NVME:
 		return invalid("%s checksums are only %s", *alg, ChecksumFullObject)
-	case *typ == ChecksumFullObject && (*alg == ChecksumSHA1 || *alg == ChecksumSHA256):
+	case *typ == ChecksumFullObject && !isCRC(*alg):
 		return invalid("%s checksums cannot be %s", *alg, ChecksumFullObject)
 	}
 	return nil
@@ -154,6 +172,16 @@ func multipartChecksum(alg, typ string, parts []Segment) (sum string, ok bool, e
 		h = sha1.New()
 	case ChecksumSHA256:
 		h = sha256.New()
+	case ChecksumMD5:
+		h = md5.New()
+	case ChecksumSHA512:
+		h = sha512.New()
+	case ChecksumXXHASH64:
+		h = xxhash.New()
+	case ChecksumXXHASH3:
+		h = xxh3.New()
+	case ChecksumXXHASH128:
+		h = xxh3.New128()
 	default:
 		return "", false, invalid("%s checksums cannot be %s", alg, ChecksumComposite)
 	}

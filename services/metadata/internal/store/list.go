@@ -107,7 +107,7 @@ func (l *lister) run(ctx context.Context) (ListResult, error) {
 // version flag and the bucket's versioning state (computed once per query).
 const listColumns = `key, version_id::text, size, etag, last_modified, content_type,
 	content_encoding, cache_control, content_disposition, content_language, expires,
-	null_version, ` + sqlVersioningState
+	checksums, checksum_type, null_version, ` + sqlVersioningState
 
 // fetchFromDB seeks the listing index of a bucket.
 func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
@@ -136,7 +136,7 @@ func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
 			var vs Versioning
 			err := row.Scan(&v.Key, &v.VersionID, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 				&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage, &v.Expires,
-				&null, &vs)
+				&v.Checksums, &v.ChecksumType, &null, &vs)
 			v.VersionID = displayID(v.VersionID, null, vs)
 			return v, err
 		})

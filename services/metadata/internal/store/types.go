@@ -317,6 +317,11 @@ const (
 	ChecksumCRC64NVME = "CRC64NVME"
 	ChecksumSHA1      = "SHA1"
 	ChecksumSHA256    = "SHA256"
+	ChecksumMD5       = "MD5"
+	ChecksumSHA512    = "SHA512"
+	ChecksumXXHASH64  = "XXHASH64"
+	ChecksumXXHASH3   = "XXHASH3"
+	ChecksumXXHASH128 = "XXHASH128"
 )
 
 // Checksum types.
@@ -325,13 +330,7 @@ const (
 	ChecksumComposite  = "COMPOSITE"
 )
 
-func validAlgorithm(a string) bool {
-	switch a {
-	case ChecksumCRC32, ChecksumCRC32C, ChecksumCRC64NVME, ChecksumSHA1, ChecksumSHA256:
-		return true
-	}
-	return false
-}
+func validAlgorithm(a string) bool { return digestSize(a) > 0 }
 
 // checkChecksums checks a map of checksums by algorithm.
 func checkChecksums(m map[string]string) error {

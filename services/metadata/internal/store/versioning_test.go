@@ -567,7 +567,7 @@ func TestObjectTagsAndChecksums(t *testing.T) {
 		t.Fatalf("NUL in a tag: %v", err)
 	}
 	bad := object("tags", "k2", "d3", 1)
-	bad.Checksums = map[string]string{"MD5": "x"}
+	bad.Checksums = map[string]string{"MD4": "x"}
 	if _, err := s.CommitObject(ctx, bad, Preconditions{}); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("unknown checksum algorithm: %v", err)
 	}
