@@ -154,7 +154,7 @@ func copyChecksum(requested string, src *metadatav1.ObjectVersion) string {
 func requestedChecksumAlgorithm(hdr http.Header) (string, *Error) {
 	algo := strings.ToUpper(strings.TrimSpace(hdr.Get("x-amz-checksum-algorithm")))
 	if algo != "" && !validAlgorithm(algo) {
-		return "", newError(ErrInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		return "", errUnsupportedAlgorithm()
 	}
 	return algo, nil
 }

@@ -234,7 +234,7 @@ func createChecksum(hdr http.Header) (algo, typ string, e *Error) {
 	algo = strings.ToUpper(strings.TrimSpace(hdr.Get("x-amz-checksum-algorithm")))
 	typ = strings.ToUpper(strings.TrimSpace(hdr.Get("x-amz-checksum-type")))
 	if algo != "" && !validAlgorithm(algo) {
-		return "", "", newError(ErrInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]")
+		return "", "", errUnsupportedAlgorithm()
 	}
 	if typ != "" && typ != checksumTypeComposite && typ != checksumTypeFullObject {
 		return "", "", newError(ErrInvalidRequest, "Value for x-amz-checksum-type header is invalid.")
