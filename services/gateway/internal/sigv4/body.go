@@ -358,27 +358,13 @@ func (c *chunkedReader) expectCRLF() error {
 
 // readLine returns the next CRLF-terminated line without its CRLF, or
 // io.EOF when the body ends exactly at a line boundary.
-func (c *chunkedReader) readLine() ([]byte, error) {
-	line, err := c.src.ReadSlice('\n')
-	switch {
-	case err == bufio.ErrBufferFull:
-		return nil, errChunked("line longer than " + strconv.Itoa(lineBufferSize) + " bytes")
-	case err == io.EOF && len(line) == 0:
-		return nil, io.EOF
-	case err == io.EOF:
-		return nil, errIncomplete()
-	case err != nil:
-		return nil, err
-	}
-	if len(line) < 2 || line[len(line)-2] != '\r' {
-		return nil, errChunked("line not terminated by CRLF")
-	}
-	return line[:len(line)-2], nil
-}
+func (c *chunkedReader) readLine() ([]byte, error) { return c.readLineEnding(true) }
 
-// readTrailerLine is readLine for the trailer section, where a bare LF
-// also ends a line.
-func (c *chunkedReader) readTrailerLine() ([]byte, error) {
+// readTrailerLine is readLine for the trailer section, where minio-go ends
+// lines with a bare LF.
+func (c *chunkedReader) readTrailerLine() ([]byte, error) { return c.readLineEnding(false) }
+
+func (c *chunkedReader) readLineEnding(crlf bool) ([]byte, error) {
 	line, err := c.src.ReadSlice('\n')
 	switch {
 	case err == bufio.ErrBufferFull:
@@ -390,7 +376,14 @@ func (c *chunkedReader) readTrailerLine() ([]byte, error) {
 	case err != nil:
 		return nil, err
 	}
-	return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
+	line = line[:len(line)-1]
+	if !bytes.HasSuffix(line, []byte{'\r'}) {
+		if crlf {
+			return nil, errChunked("line not terminated by CRLF")
+		}
+		return line, nil
+	}
+	return line[:len(line)-1], nil
 }
 
 // parseChunkHeader parses "<hex-size>;chunk-signature=<64 hex>" when signed,
