@@ -61,17 +61,17 @@ type Process struct {
 
 // Cluster is a running dev cluster.
 type Cluster struct {
-	opts        Options
-	log         *slog.Logger
-	pg          *localpg.Cluster
-	etcd        *localetcd.Server
-	accessKey   string
-	secretKey   string
-	ports       *portPlan
-	mu          sync.Mutex
-	procs       []*Process
-	extraGWSeqs int
-	extraWkSeqs int
+	opts      Options
+	log       *slog.Logger
+	pg        *localpg.Cluster
+	etcd      *localetcd.Server
+	accessKey string
+	secretKey string
+	ports     *portPlan
+	mu        sync.Mutex
+	procs     []*Process
+	// started counts the processes started per role, to name extra ones.
+	started map[string]int
 }
 
 // Binaries the launcher starts.
@@ -354,10 +354,7 @@ func (c *Cluster) storageNodeSpec(i int) (spec, error) {
 }
 
 func (c *Cluster) gatewaySpec(id string) (spec, error) {
-	n := 0
-	if id != "gateway-1" {
-		n = 1000
-	}
+	n := extraOffset(id, 1000)
 	s3Port, err := c.ports.port(id+".s3", n)
 	if err != nil {
 		return spec{}, err
@@ -388,10 +385,7 @@ func (c *Cluster) gatewaySpec(id string) (spec, error) {
 }
 
 func (c *Cluster) workerSpec(id string, extraArgs ...string) (spec, error) {
-	n := 0
-	if id != "worker-1" {
-		n = 2000
-	}
+	n := extraOffset(id, 2000)
 	grpcPort, err := c.ports.port(id+".grpc", n+20)
 	if err != nil {
 		return spec{}, err
@@ -581,11 +575,7 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 
 // StartGateway starts one more gateway process and returns its S3 URL.
 func (c *Cluster) StartGateway(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	c.extraGWSeqs++
-	id := fmt.Sprintf("gateway-%d", c.extraGWSeqs+1)
-	c.mu.Unlock()
-	s, err := c.gatewaySpec(id)
+	s, err := c.gatewaySpec(c.nextID("gateway"))
 	if err != nil {
 		return "", err
 	}
@@ -598,18 +588,36 @@ func (c *Cluster) StartGateway(ctx context.Context) (string, error) {
 // StartWorker starts one more worker process with extra flags and returns
 // its id.
 func (c *Cluster) StartWorker(ctx context.Context, extraArgs ...string) (string, error) {
-	c.mu.Lock()
-	c.extraWkSeqs++
-	id := fmt.Sprintf("worker-%d", c.extraWkSeqs+1)
-	c.mu.Unlock()
-	s, err := c.workerSpec(id, extraArgs...)
+	s, err := c.workerSpec(c.nextID("worker"), extraArgs...)
 	if err != nil {
 		return "", err
 	}
 	if err := c.startAndWait(ctx, s); err != nil {
 		return "", err
 	}
-	return id, nil
+	return s.id, nil
+}
+
+// nextID names the next extra process of a role: <role>-2, <role>-3, ...
+func (c *Cluster) nextID(role string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started == nil {
+		c.started = map[string]int{}
+	}
+	c.started[role]++
+	return fmt.Sprintf("%s-%d", role, c.started[role]+1)
+}
+
+// extraOffset places the fixed ports of <role>-N (N >= 2) in a block of ten
+// per process above base; <role>-1 keeps the plain offsets.
+func extraOffset(id string, base int) int {
+	i := strings.LastIndexByte(id, '-')
+	n, _ := strconv.Atoi(id[i+1:])
+	if n <= 1 {
+		return 0
+	}
+	return base + 10*(n-2)
 }
 
 // Stop stops every service in reverse start order, then etcd and Postgres.

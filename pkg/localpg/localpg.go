@@ -224,6 +224,3 @@ func (c *Cluster) Stop() error {
 		return errors.New("postgres did not stop within 30s; killed")
 	}
 }
-
-// Exited returns a channel that receives the server's exit status.
-func (c *Cluster) Exited() <-chan error { return c.done }

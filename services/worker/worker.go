@@ -27,6 +27,7 @@ import (
 	"github.com/anvil-store/anvil/services/worker/internal/gc"
 	"github.com/anvil-store/anvil/services/worker/internal/runner"
 	"github.com/anvil-store/anvil/services/worker/internal/shards"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -110,11 +111,12 @@ const (
 type Worker struct {
 	cfg Config
 	log *slog.Logger
+	reg *prometheus.Registry
 }
 
-// New returns a worker.
-func New(cfg Config, log *slog.Logger) *Worker {
-	return &Worker{cfg: cfg, log: log}
+// New returns a worker whose metrics go to reg.
+func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Worker, error) {
+	return &Worker{cfg: cfg, log: log, reg: reg}, nil
 }
 
 // owner names this process in task leases: the worker id plus a random
@@ -141,7 +143,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer conn.Close()
 	metadataHealth := healthpb.NewHealthClient(conn)
 	tasks := metadatav1.NewTaskServiceClient(conn)
-	registry := service.NewRegistry()
+	registry := w.reg
 
 	var nodes *shards.Client
 	view := membership.NewView(cli, w.cfg.Membership.Cluster, w.log, func(joined bool, m membership.Member) {

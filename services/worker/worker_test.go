@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/membership"
+	"github.com/anvil-store/anvil/pkg/service"
 	"github.com/anvil-store/anvil/pkg/testenv"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	storagev1 "github.com/anvil-store/anvil/proto/anvil/storage/v1"
@@ -202,7 +203,11 @@ func TestRun(t *testing.T) {
 
 	runCtx, stop := context.WithCancel(ctx)
 	runDone := make(chan error, 1)
-	go func() { runDone <- New(cfg, log).Run(runCtx) }()
+	w, err := New(cfg, log, service.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { runDone <- w.Run(runCtx) }()
 
 	select {
 	case <-meta.done:

@@ -1,48 +1,22 @@
-// Command anvil-metadata runs the metadata service.
+// Command anvil-metadata runs the metadata service, the only Postgres client.
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
-	"os"
+	"context"
+	"log/slog"
 
-	"github.com/anvil-store/anvil/pkg/flagenv"
 	"github.com/anvil-store/anvil/pkg/service"
 	"github.com/anvil-store/anvil/services/metadata"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
-	err := run(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "anvil-metadata:", err)
-		os.Exit(1)
-	}
-}
-
-func run(args []string) error {
-	fs := flag.NewFlagSet("anvil-metadata", flag.ContinueOnError)
 	var cfg metadata.Config
-	cfg.RegisterFlags(fs)
-	if err := flagenv.Parse(fs, args); err != nil {
-		return err
-	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	log := cfg.Log.NewLogger(os.Stderr, "metadata")
-	svc, err := metadata.New(cfg, log, service.NewRegistry())
-	if err != nil {
-		return err
-	}
-	ctx, stop := service.SignalContext()
-	defer stop()
-	if err := svc.Run(ctx); err != nil {
-		log.Error("metadata service failed", "err", err)
-		return err
-	}
-	return nil
+	service.Main("anvil-metadata", &cfg, &cfg.Log, func(ctx context.Context, log *slog.Logger, reg *prometheus.Registry) error {
+		s, err := metadata.New(cfg, log, reg)
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	})
 }

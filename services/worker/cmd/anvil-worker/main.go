@@ -2,32 +2,21 @@
 package main
 
 import (
-	"flag"
-	"fmt"
-	"os"
+	"context"
+	"log/slog"
 
-	"github.com/anvil-store/anvil/pkg/flagenv"
 	"github.com/anvil-store/anvil/pkg/service"
 	"github.com/anvil-store/anvil/services/worker"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func main() {
 	var cfg worker.Config
-	fs := flag.NewFlagSet("anvil-worker", flag.ExitOnError)
-	cfg.RegisterFlags(fs)
-	if err := flagenv.Parse(fs, os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "anvil-worker:", err)
-		os.Exit(2)
-	}
-	if err := cfg.Validate(); err != nil {
-		fmt.Fprintln(os.Stderr, "anvil-worker: invalid config:", err)
-		os.Exit(2)
-	}
-	log := cfg.Log.NewLogger(os.Stderr, "worker")
-	ctx, stop := service.SignalContext()
-	defer stop()
-	if err := worker.New(cfg, log).Run(ctx); err != nil {
-		log.Error("worker exited", "err", err)
-		os.Exit(1)
-	}
+	service.Main("anvil-worker", &cfg, &cfg.Log, func(ctx context.Context, log *slog.Logger, reg *prometheus.Registry) error {
+		s, err := worker.New(cfg, log, reg)
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	})
 }
