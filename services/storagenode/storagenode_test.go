@@ -282,8 +282,18 @@ func TestNode(t *testing.T) {
 	})
 
 	t.Run("ready", func(t *testing.T) {
-		if code, body := rn.ready(t); code != http.StatusOK {
-			t.Fatalf("/ready %d %v", code, body)
+		// The membership check flips once the registration is confirmed,
+		// a moment after the key appears in etcd.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, body := rn.ready(t)
+			if code == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/ready %d %v", code, body)
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
 		resp, err := http.Get(rn.opsURL + "/")
 		if err != nil || resp.StatusCode != http.StatusOK {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	storagev1 "github.com/anvil-store/anvil/proto/anvil/storage/v1"
@@ -137,6 +138,9 @@ type putStream struct {
 	addr    string
 	size    int64
 	written int64
+	// aborted makes Commit refuse: after a cancel, CloseSend could still
+	// reach the node as a clean end of stream and store the shard.
+	aborted atomic.Bool
 }
 
 // send sends one message, cancelling the stream when the node does not take
@@ -179,6 +183,9 @@ func (s *putStream) Write(p []byte) (int, error) {
 // Commit closes the send side and waits for the node's acknowledgement.
 func (s *putStream) Commit() error {
 	defer s.cancel()
+	if s.aborted.Load() {
+		return fmt.Errorf("commit shard %s: upload aborted", s.shardID)
+	}
 	if s.written != s.size {
 		return fmt.Errorf("commit shard %s: wrote %d of %d bytes", s.shardID, s.written, s.size)
 	}
@@ -194,7 +201,10 @@ func (s *putStream) Commit() error {
 	return nil
 }
 
-func (s *putStream) Abort() { s.cancel() }
+func (s *putStream) Abort() {
+	s.aborted.Store(true)
+	s.cancel()
+}
 
 // GetShard opens a GetShard stream for [offset, offset+length).
 func (g *GRPCShards) GetShard(ctx context.Context, addr, shardID string, offset, length int64) (io.ReadCloser, error) {
