@@ -1,7 +1,9 @@
 // Package membership registers processes in etcd under a lease and keeps a
 // live view of the cluster's members.
 //
-// Keys: /anvil/<cluster>/members/<region>/<role>/<id>, values JSON Members.
+// Keys: /anvil/<cluster>/members/<region>/<role>/<id>, values JSON Members;
+// /anvil/<cluster>/drain/<node id> marks a storage node an operator is
+// draining (no new shards go to it; the worker fleet moves its shards away).
 package membership
 
 import (
@@ -39,9 +41,34 @@ type Member struct {
 	CapacityBytes uint64    `json:"capacity_bytes,omitempty"`
 	FreeBytes     uint64    `json:"free_bytes,omitempty"`
 	StartedAt     time.Time `json:"started_at"`
+	// Draining is not registered by the member: the View sets it from the
+	// node's drain mark.
+	Draining bool `json:"-"`
 }
 
-func prefix(cluster string) string { return "/anvil/" + cluster + "/members/" }
+func root(cluster string) string        { return "/anvil/" + cluster + "/" }
+func prefix(cluster string) string      { return root(cluster) + "members/" }
+func drainPrefix(cluster string) string { return root(cluster) + "drain/" }
+
+// SetDraining marks (or, with draining false, unmarks) a storage node as
+// draining. The mark outlives the node's registration: a drained node that
+// restarts stays drained until an operator undoes it.
+func SetDraining(ctx context.Context, cli *clientv3.Client, cluster, nodeID string, draining bool) error {
+	if nodeID == "" || strings.ContainsAny(nodeID, "/ ") {
+		return fmt.Errorf("membership: node id %q: want an id without slashes or spaces", nodeID)
+	}
+	k := drainPrefix(cluster) + nodeID
+	var err error
+	if draining {
+		_, err = cli.Put(ctx, k, time.Now().UTC().Format(time.RFC3339))
+	} else {
+		_, err = cli.Delete(ctx, k)
+	}
+	if err != nil {
+		return fmt.Errorf("set drain mark of %s: %w", nodeID, err)
+	}
+	return nil
+}
 
 func key(cluster string, m Member) string {
 	return prefix(cluster) + path.Join(m.Region, m.Role, m.ID)
@@ -179,16 +206,17 @@ type View struct {
 	cluster string
 	log     *slog.Logger
 
-	mu      sync.RWMutex
-	members map[string]Member // by etcd key
-	synced  bool
-	onEvent func(joined bool, m Member)
+	mu       sync.RWMutex
+	members  map[string]Member // by etcd key
+	draining map[string]bool   // storage node ids with a drain mark
+	synced   bool
+	onEvent  func(joined bool, m Member)
 }
 
 // NewView returns a View; call Run to fill and follow it. onEvent, when not
 // nil, is told of every join and leave (for churn metrics).
 func NewView(cli *clientv3.Client, cluster string, log *slog.Logger, onEvent func(joined bool, m Member)) *View {
-	return &View{cli: cli, cluster: cluster, log: log, members: map[string]Member{}, onEvent: onEvent}
+	return &View{cli: cli, cluster: cluster, log: log, members: map[string]Member{}, draining: map[string]bool{}, onEvent: onEvent}
 }
 
 // Run loads the members and follows changes until ctx is done, starting over
@@ -209,24 +237,33 @@ func (v *View) Run(ctx context.Context) error {
 	return nil
 }
 
+// follow loads the members and drain marks (one read of the cluster's
+// prefix, so both are of one revision) and then follows their changes.
 func (v *View) follow(ctx context.Context) error {
-	p := prefix(v.cluster)
+	r, p, dp := root(v.cluster), prefix(v.cluster), drainPrefix(v.cluster)
 	getCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	resp, err := v.cli.Get(getCtx, p, clientv3.WithPrefix())
+	resp, err := v.cli.Get(getCtx, r, clientv3.WithPrefix())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("load members: %w", err)
 	}
 	fresh := map[string]Member{}
+	draining := map[string]bool{}
 	for _, kv := range resp.Kvs {
-		var m Member
-		if json.Unmarshal(kv.Value, &m) == nil {
-			fresh[string(kv.Key)] = m
+		k := string(kv.Key)
+		switch {
+		case strings.HasPrefix(k, p):
+			var m Member
+			if json.Unmarshal(kv.Value, &m) == nil {
+				fresh[k] = m
+			}
+		case strings.HasPrefix(k, dp):
+			draining[strings.TrimPrefix(k, dp)] = true
 		}
 	}
 	v.mu.Lock()
 	old := v.members
-	v.members, v.synced = fresh, true
+	v.members, v.draining, v.synced = fresh, draining, true
 	v.mu.Unlock()
 	for k, m := range fresh {
 		if _, ok := old[k]; !ok {
@@ -240,43 +277,60 @@ func (v *View) follow(ctx context.Context) error {
 	}
 	wctx, wcancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer wcancel()
-	for wr := range v.cli.Watch(wctx, p, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
+	for wr := range v.cli.Watch(wctx, r, clientv3.WithPrefix(), clientv3.WithRev(resp.Header.Revision+1)) {
 		if err := wr.Err(); err != nil {
 			return fmt.Errorf("watch members: %w", err)
 		}
 		for _, ev := range wr.Events {
 			k := string(ev.Kv.Key)
-			switch ev.Type {
-			case clientv3.EventTypePut:
-				var m Member
-				if json.Unmarshal(ev.Kv.Value, &m) != nil {
-					continue
-				}
+			switch {
+			case strings.HasPrefix(k, dp):
 				v.mu.Lock()
-				prev, existed := v.members[k]
-				v.members[k] = m
+				if ev.Type == clientv3.EventTypePut {
+					v.draining[strings.TrimPrefix(k, dp)] = true
+				} else {
+					delete(v.draining, strings.TrimPrefix(k, dp))
+				}
 				v.mu.Unlock()
-				// A process that restarted before its old lease expired
-				// re-registers under the same key: report it as leaving and
-				// joining, so watchers drop state tied to the old process.
-				if existed && !prev.StartedAt.Equal(m.StartedAt) {
-					v.notify(false, prev)
-				}
-				if !existed || !prev.StartedAt.Equal(m.StartedAt) {
-					v.notify(true, m)
-				}
-			case clientv3.EventTypeDelete:
-				v.mu.Lock()
-				m, existed := v.members[k]
-				delete(v.members, k)
-				v.mu.Unlock()
-				if existed {
-					v.notify(false, m)
-				}
+			case strings.HasPrefix(k, p):
+				v.apply(ev)
 			}
 		}
 	}
 	return errors.New("membership: watch closed")
+}
+
+// apply applies one watch event on a member key.
+func (v *View) apply(ev *clientv3.Event) {
+	k := string(ev.Kv.Key)
+	switch ev.Type {
+	case clientv3.EventTypePut:
+		var m Member
+		if json.Unmarshal(ev.Kv.Value, &m) != nil {
+			return
+		}
+		v.mu.Lock()
+		prev, existed := v.members[k]
+		v.members[k] = m
+		v.mu.Unlock()
+		// A process that restarted before its old lease expired
+		// re-registers under the same key: report it as leaving and
+		// joining, so watchers drop state tied to the old process.
+		if existed && !prev.StartedAt.Equal(m.StartedAt) {
+			v.notify(false, prev)
+		}
+		if !existed || !prev.StartedAt.Equal(m.StartedAt) {
+			v.notify(true, m)
+		}
+	case clientv3.EventTypeDelete:
+		v.mu.Lock()
+		m, existed := v.members[k]
+		delete(v.members, k)
+		v.mu.Unlock()
+		if existed {
+			v.notify(false, m)
+		}
+	}
 }
 
 func (v *View) notify(joined bool, m Member) {
@@ -294,12 +348,13 @@ func (v *View) Synced() bool {
 }
 
 // Members returns the members of a role ("" for all) in a region ("" for
-// all), sorted by id.
+// all), sorted by id, with Draining set.
 func (v *View) Members(role, region string) []Member {
 	v.mu.RLock()
 	var out []Member
 	for _, m := range v.members {
 		if (role == "" || m.Role == role) && (region == "" || m.Region == region) {
+			m.Draining = m.Role == RoleStorageNode && v.draining[m.ID]
 			out = append(out, m)
 		}
 	}
@@ -314,6 +369,7 @@ func (v *View) Lookup(role, id string) (Member, bool) {
 	defer v.mu.RUnlock()
 	for _, m := range v.members {
 		if m.Role == role && m.ID == id {
+			m.Draining = m.Role == RoleStorageNode && v.draining[m.ID]
 			return m, true
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/anvil-store/anvil/pkg/membership"
 )
 
 // ErrNotEnoughNodes means fewer nodes were offered than shards asked for.
@@ -23,7 +25,7 @@ var ErrNotEnoughNodes = errors.New("placement: not enough nodes")
 type Node struct {
 	ID     string
 	Zone   string
-	Weight float64 // relative capacity (free bytes, say); <= 0 counts as 1
+	Weight float64 // relative capacity (total bytes); <= 0 counts as 1
 }
 
 // Pick returns n distinct nodes for objectID, in shard order.
@@ -129,4 +131,25 @@ func unitHash(objectID, nodeID string) float64 {
 	x := binary.BigEndian.Uint64(h.Sum(sum[:0]))
 	// 53 random bits, offset by half a step: never 0, never 1.
 	return (float64(x>>11) + 0.5) / (1 << 53)
+}
+
+// Candidates turns live storage nodes into placement candidates for n
+// shards, weighted by capacity (a stable weight: the gateway placing a new
+// object and the rebalancer checking an old one must rank alike). Draining
+// nodes are left out while at least n others remain.
+func Candidates(live []membership.Member, n int) []Node {
+	out := make([]Node, 0, len(live))
+	for _, m := range live {
+		if !m.Draining {
+			out = append(out, Node{ID: m.ID, Zone: m.Zone, Weight: float64(m.CapacityBytes)})
+		}
+	}
+	if len(out) >= n {
+		return out
+	}
+	out = out[:0]
+	for _, m := range live {
+		out = append(out, Node{ID: m.ID, Zone: m.Zone, Weight: float64(m.CapacityBytes)})
+	}
+	return out
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/anvil-store/anvil/pkg/flagenv"
 	"github.com/anvil-store/anvil/pkg/membership"
 	"github.com/anvil-store/anvil/pkg/service"
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
 	"github.com/anvil-store/anvil/services/gateway/internal/metaclient"
@@ -212,7 +213,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	defer func() { _ = metaConn.Close() }()
 
-	shards := datapath.NewGRPCShards(datapath.GRPCConfig{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout})
+	shards := shardclient.New(shardclient.Config{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout})
 	defer func() { _ = shards.Close() }()
 
 	var view *membership.View

@@ -220,6 +220,7 @@ func (m *Metadata) Run(ctx context.Context) error {
 	metadatav1.RegisterMetadataServiceServer(grpcSrv, server.New(st, m.log))
 	tasks := taskqueue.New(global, pools, taskqueue.Options{Log: m.log, Registerer: m.reg})
 	metadatav1.RegisterTaskServiceServer(grpcSrv, taskqueue.NewServer(tasks, m.log))
+	metadatav1.RegisterPlacementServiceServer(grpcSrv, server.NewPlacementServer(st))
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 

@@ -2,10 +2,12 @@
 // collection, bucket deletion, shard repair, rebalancing, orphan clean-up and
 // the scanner.
 //
-// Built so far: the lease loop (internal/runner) and garbage collection of
-// deleted versions and unused multipart parts (internal/gc). Bucket
-// deletion, repair, rebalancing, orphan reconciliation and the scanner are
-// still to come; their tasks stay pending until a worker handles them.
+// Pieces: the lease loop (internal/runner); garbage collection of deleted
+// versions, unused multipart parts and deleted buckets (internal/gc); shard
+// repair and moves (internal/repair); orphan reconciliation
+// (internal/orphans); and the region's scanner, run by one elected worker
+// at a time (internal/scanner), which queues repairs, moves and
+// reconciliations.
 package worker
 
 import (
@@ -25,7 +27,10 @@ import (
 	"github.com/anvil-store/anvil/pkg/service"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/worker/internal/gc"
+	"github.com/anvil-store/anvil/services/worker/internal/orphans"
+	"github.com/anvil-store/anvil/services/worker/internal/repair"
 	"github.com/anvil-store/anvil/services/worker/internal/runner"
+	"github.com/anvil-store/anvil/services/worker/internal/scanner"
 	"github.com/anvil-store/anvil/services/worker/internal/shards"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -46,6 +51,9 @@ type Config struct {
 	PollInterval   time.Duration
 	MaxBatch       int
 	StopTimeout    time.Duration
+	OrphanGrace    time.Duration
+	MoveRate       int64
+	Scanner        scanner.Config
 	Membership     membership.Config
 	Log            service.LogConfig
 }
@@ -62,6 +70,9 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.PollInterval, "worker.poll-interval", 500*time.Millisecond, "wait before asking again when the queue is empty or unreachable")
 	fs.IntVar(&c.MaxBatch, "worker.max-batch", 16, "most tasks leased per call (never more than free slots)")
 	fs.DurationVar(&c.StopTimeout, "worker.stop-timeout", 20*time.Second, "at shutdown, how long running tasks may finish before they are abandoned to lapse")
+	fs.DurationVar(&c.OrphanGrace, "orphans.grace", time.Hour, "a shard no placement names is deleted once it is this old (must exceed the time from a shard write to its commit)")
+	fs.Int64Var(&c.MoveRate, "rebalance.bytes-per-second", 64<<20, "bytes per second this worker writes for rebalancing and drain moves (0: no cap; repairs are never capped)")
+	c.Scanner.RegisterFlags(fs)
 	c.Membership.RegisterFlags(fs)
 	c.Log.RegisterFlags(fs)
 }
@@ -85,6 +96,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("worker.lease %s: want 3s to 1h", c.Lease)
 	}
 	if err := c.runnerConfig("check").Validate(); err != nil {
+		return err
+	}
+	if c.OrphanGrace < time.Second {
+		return fmt.Errorf("orphans.grace %s: want at least 1s", c.OrphanGrace)
+	}
+	if c.MoveRate < 0 {
+		return fmt.Errorf("rebalance.bytes-per-second %d: want >= 0", c.MoveRate)
+	}
+	if err := c.Scanner.Validate(); err != nil {
 		return err
 	}
 	if err := c.Membership.Validate(); err != nil {
@@ -153,11 +173,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	})
 	nodes = shards.New(view, shardTimeout)
 	defer func() { _ = nodes.Close() }()
+	placements := metadatav1.NewPlacementServiceClient(conn)
 	collector := gc.New(nodes, tasks, w.log, registry, gc.Options{CallTimeout: callTimeout})
-	handlers := map[string]runner.Handler{}
+	repairer := repair.New(nodes, view, placements, w.log, registry, repair.Options{
+		CallTimeout: callTimeout, BlockTimeout: shardTimeout, MoveBytesPerSecond: w.cfg.MoveRate,
+	})
+	reconciler := orphans.New(nodes, placements, w.log, registry, orphans.Options{Grace: w.cfg.OrphanGrace, CallTimeout: callTimeout})
+	handlers := map[string]runner.Handler{
+		gc.TaskDeleteBucket:       gc.NewBucketCollector(placements, w.log, callTimeout).Handle,
+		orphans.TaskReconcileNode: reconciler.Handle,
+	}
 	for _, typ := range gc.Types() {
 		handlers[typ] = collector.Handle
 	}
+	for _, typ := range repair.Types() {
+		handlers[typ] = repairer.Handle
+	}
+	scan := scanner.New(w.cfg.Scanner, w.cfg.Region, w.cfg.ID, cli, w.cfg.Membership.Cluster, view, nodes, placements, tasks, w.log, registry)
 	owner := w.owner()
 	loop, err := runner.New(w.cfg.runnerConfig(owner), tasks, handlers, w.log, registry)
 	if err != nil {
@@ -211,6 +243,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			return nil
 		}
 		return loop.Run(ctx)
+	})
+	g.Add(func(ctx context.Context) error {
+		if !waitSynced(ctx, view) {
+			return nil
+		}
+		return scan.Run(ctx)
 	})
 	w.log.Info("worker started", "ops_addr", opsLis.Addr().String(), "worker_id", w.cfg.ID, "lease_owner", owner)
 	err = g.Run(ctx)

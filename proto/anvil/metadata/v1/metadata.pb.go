@@ -529,8 +529,11 @@ func (x *ListBucketsResponse) GetBuckets() []*Bucket {
 }
 
 type DeleteBucketRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Delete the bucket even when it holds objects: they are collected by the
+	// worker fleet (a DeleteBucket task) in bounded batches. Operators only.
+	Force         bool `protobuf:"varint,2,opt,name=force,proto3" json:"force,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -570,6 +573,13 @@ func (x *DeleteBucketRequest) GetName() string {
 		return x.Name
 	}
 	return ""
+}
+
+func (x *DeleteBucketRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
 }
 
 type DeleteBucketResponse struct {
@@ -3299,9 +3309,10 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x06bucket\x18\x01 \x01(\v2\x19.anvil.metadata.v1.BucketR\x06bucket\"\x14\n" +
 	"\x12ListBucketsRequest\"J\n" +
 	"\x13ListBucketsResponse\x123\n" +
-	"\abuckets\x18\x01 \x03(\v2\x19.anvil.metadata.v1.BucketR\abuckets\")\n" +
+	"\abuckets\x18\x01 \x03(\v2\x19.anvil.metadata.v1.BucketR\abuckets\"?\n" +
 	"\x13DeleteBucketRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05force\x18\x02 \x01(\bR\x05force\"\x16\n" +
 	"\x14DeleteBucketResponse\"\xf2\x02\n" +
 	"\aSegment\x12\x17\n" +
 	"\adata_id\x18\x01 \x01(\tR\x06dataId\x12\x12\n" +

@@ -657,12 +657,15 @@ func (x *FailTaskResponse) GetTask() *Task {
 }
 
 type EnqueueTaskRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
-	Region        string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
-	Payload       []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
-	Priority      int32                  `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
-	MaxAttempts   int32                  `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Type        string                 `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	Region      string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
+	Payload     []byte                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`
+	Priority    int32                  `protobuf:"varint,4,opt,name=priority,proto3" json:"priority,omitempty"`
+	MaxAttempts int32                  `protobuf:"varint,5,opt,name=max_attempts,json=maxAttempts,proto3" json:"max_attempts,omitempty"`
+	// When set, no new task is made while an unfinished (pending or leased)
+	// one has the same key: that one is returned.
+	DedupKey      string `protobuf:"bytes,6,opt,name=dedup_key,json=dedupKey,proto3" json:"dedup_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -730,6 +733,13 @@ func (x *EnqueueTaskRequest) GetMaxAttempts() int32 {
 		return x.MaxAttempts
 	}
 	return 0
+}
+
+func (x *EnqueueTaskRequest) GetDedupKey() string {
+	if x != nil {
+		return x.DedupKey
+	}
+	return ""
 }
 
 type EnqueueTaskResponse struct {
@@ -1463,13 +1473,14 @@ const file_anvil_metadata_v1_tasks_proto_rawDesc = "" +
 	"\x05error\x18\x03 \x01(\tR\x05error\x12\x1c\n" +
 	"\tretryable\x18\x04 \x01(\bR\tretryable\"?\n" +
 	"\x10FailTaskResponse\x12+\n" +
-	"\x04task\x18\x01 \x01(\v2\x17.anvil.metadata.v1.TaskR\x04task\"\x99\x01\n" +
+	"\x04task\x18\x01 \x01(\v2\x17.anvil.metadata.v1.TaskR\x04task\"\xb6\x01\n" +
 	"\x12EnqueueTaskRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\fR\apayload\x12\x1a\n" +
 	"\bpriority\x18\x04 \x01(\x05R\bpriority\x12!\n" +
-	"\fmax_attempts\x18\x05 \x01(\x05R\vmaxAttempts\"B\n" +
+	"\fmax_attempts\x18\x05 \x01(\x05R\vmaxAttempts\x12\x1b\n" +
+	"\tdedup_key\x18\x06 \x01(\tR\bdedupKey\"B\n" +
 	"\x13EnqueueTaskResponse\x12+\n" +
 	"\x04task\x18\x01 \x01(\v2\x17.anvil.metadata.v1.TaskR\x04task\")\n" +
 	"\x0eGetTaskRequest\x12\x17\n" +

@@ -13,13 +13,13 @@ import (
 	"hash"
 	"io"
 	"log/slog"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/erasure"
 	"github.com/anvil-store/anvil/pkg/membership"
 	"github.com/anvil-store/anvil/pkg/placement"
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +64,7 @@ type NodeSource interface {
 	Lookup(role, id string) (membership.Member, bool)
 }
 
-// Shards reaches storage nodes. GRPCShards is the real implementation; unit
+// Shards reaches storage nodes. *shardclient.Pool is the real implementation; unit
 // tests use an in-memory one.
 type Shards interface {
 	// PutShard opens a stream that writes shard id, exactly size bytes, on
@@ -76,18 +76,7 @@ type Shards interface {
 }
 
 // ShardWriter is one shard upload in progress.
-type ShardWriter interface {
-	io.Writer
-	// Commit ends the upload and waits for the node's acknowledgement, which
-	// it sends only once the shard is durable.
-	Commit() error
-	// Abort cancels the upload; the node discards what it received. Safe to
-	// call more than once and after Commit.
-	Abort()
-}
-
-// ShardID names shard index of a segment on the storage nodes.
-func ShardID(dataID string, index int) string { return dataID + "." + strconv.Itoa(index) }
+type ShardWriter = shardclient.Writer
 
 // Config tunes the data path.
 type Config struct {
@@ -201,14 +190,13 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		return PutResult{}, &UnavailableError{Message: fmt.Sprintf(
 			"need %d live storage nodes for a write (%d shards, write quorum %d), %d live", quorum, n, quorum, len(live))}
 	}
-	candidates := make([]placement.Node, len(live))
+	candidates := placement.Candidates(live, n)
 	byID := make(map[string]membership.Member, len(live))
-	for i, m := range live {
-		candidates[i] = placement.Node{ID: m.ID, Zone: m.Zone, Weight: float64(m.FreeBytes)}
+	for _, m := range live {
 		byID[m.ID] = m
 	}
 	dataID := s.newID()
-	picked, err := placement.Pick(dataID, candidates, min(n, len(live)))
+	picked, err := placement.Pick(dataID, candidates, min(n, len(candidates)))
 	if err != nil {
 		return PutResult{}, &UnavailableError{Message: fmt.Sprintf("place %d shards on %d live storage nodes", n, len(live)), Err: err}
 	}
@@ -339,7 +327,7 @@ func (s *Store) openShards(ctx context.Context, dataID string, picked []placemen
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w, err := s.shards.PutShard(ctx, byID[node.ID].GRPCAddr, ShardID(dataID, i), size)
+			w, err := s.shards.PutShard(ctx, byID[node.ID].GRPCAddr, shardclient.ShardID(dataID, i), size)
 			if err != nil {
 				s.shardErrors.WithLabelValues("put").Inc()
 				s.log.Warn("open shard upload", "data_id", dataID, "shard", i, "node_id", node.ID, "err", err)
@@ -445,7 +433,7 @@ func (s *Store) getSegment(ctx context.Context, seg *metadatav1.Segment, offset,
 		if !ok {
 			return nil, fmt.Errorf("storage node %s is not live", nodeID)
 		}
-		return s.shards.GetShard(ctx, m.GRPCAddr, ShardID(dataID, index), off, n)
+		return s.shards.GetShard(ctx, m.GRPCAddr, shardclient.ShardID(dataID, index), off, n)
 	}
 	err := p.Decode(ctx, seg.GetSize(), offset, length, open, w, erasure.DecodeOptions{
 		BlockTimeout: s.cfg.BlockTimeout,

@@ -17,6 +17,7 @@ import (
 
 	"github.com/anvil-store/anvil/pkg/erasure"
 	"github.com/anvil-store/anvil/pkg/membership"
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
 	"github.com/anvil-store/anvil/services/gateway/internal/fake"
@@ -123,7 +124,7 @@ func TestPutGetRoundTrip(t *testing.T) {
 					t.Fatalf("node ids %v: shard %d missing or duplicated", seg.GetNodeIds(), i)
 				}
 				seen[id] = true
-				want := datapath.ShardID(seg.GetDataId(), i)
+				want := shardclient.ShardID(seg.GetDataId(), i)
 				if ids := e.shards.ShardIDs(e.addrOf(id)); len(ids) != 1 || ids[0] != want {
 					t.Fatalf("node %s holds %v, want [%s]", id, ids, want)
 				}

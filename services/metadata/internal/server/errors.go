@@ -46,6 +46,7 @@ type errorMapping struct {
 //	ErrInvalidPart         FailedPrecondition   REASON_INVALID_PART
 //	ErrInvalidPartOrder    InvalidArgument      REASON_INVALID_PART_ORDER
 //	ErrEntityTooSmall      FailedPrecondition   REASON_ENTITY_TOO_SMALL
+//	ErrNoSuchSegment       NotFound             none (PlacementService: the owner moved on)
 //
 // A *store.DeleteMarkerError (a NoSuchKey whose version is a delete marker)
 // also carries the marker's version id in the ErrorInfo metadata under
@@ -70,6 +71,7 @@ func errorTable() []errorMapping {
 		{store.ErrInvalidPart, codes.FailedPrecondition, metadatav1.Reason_REASON_INVALID_PART},
 		{store.ErrInvalidPartOrder, codes.InvalidArgument, metadatav1.Reason_REASON_INVALID_PART_ORDER},
 		{store.ErrEntityTooSmall, codes.FailedPrecondition, metadatav1.Reason_REASON_ENTITY_TOO_SMALL},
+		{store.ErrNoSuchSegment, codes.NotFound, metadatav1.Reason_REASON_UNSPECIFIED},
 	}
 }
 

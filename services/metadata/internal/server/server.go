@@ -225,9 +225,9 @@ func (s *Server) ListBuckets(ctx context.Context, _ *metadatav1.ListBucketsReque
 	return resp, nil
 }
 
-// DeleteBucket deletes an empty bucket.
+// DeleteBucket deletes an empty bucket, or with force any bucket.
 func (s *Server) DeleteBucket(ctx context.Context, req *metadatav1.DeleteBucketRequest) (*metadatav1.DeleteBucketResponse, error) {
-	if err := s.store.DeleteBucket(ctx, req.GetName()); err != nil {
+	if err := s.store.DeleteBucket(ctx, req.GetName(), req.GetForce()); err != nil {
 		return nil, err
 	}
 	s.log.Info("deleted bucket", "bucket", req.GetName())

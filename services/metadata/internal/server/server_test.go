@@ -65,6 +65,7 @@ func TestErrorTableCoversEverySentinel(t *testing.T) {
 		"ErrInvalidPart":        {codes.FailedPrecondition, "REASON_INVALID_PART"},
 		"ErrInvalidPartOrder":   {codes.InvalidArgument, "REASON_INVALID_PART_ORDER"},
 		"ErrEntityTooSmall":     {codes.FailedPrecondition, "REASON_ENTITY_TOO_SMALL"},
+		"ErrNoSuchSegment":      {codes.NotFound, ""},
 	}
 	for name, sentinel := range store.Sentinels() {
 		t.Run(name, func(t *testing.T) {

@@ -22,6 +22,9 @@ var (
 	ErrInvalidPart        = errors.New("store: invalid part")
 	ErrInvalidPartOrder   = errors.New("store: invalid part order")
 	ErrEntityTooSmall     = errors.New("store: entity too small")
+	// ErrNoSuchSegment: a segment's owner is gone, no longer live, or does
+	// not hold that data id.
+	ErrNoSuchSegment = errors.New("store: no such segment")
 )
 
 // Sentinels returns every sentinel error of the package by name, so the error
@@ -43,6 +46,7 @@ func Sentinels() map[string]error {
 		"ErrInvalidPart":        ErrInvalidPart,
 		"ErrInvalidPartOrder":   ErrInvalidPartOrder,
 		"ErrEntityTooSmall":     ErrEntityTooSmall,
+		"ErrNoSuchSegment":      ErrNoSuchSegment,
 	}
 }
 

@@ -442,11 +442,11 @@ func TestAbortAndDeleteBucketWithUploads(t *testing.T) {
 	if _, err := s.CompleteMultipartUpload(ctx, "mpu", "z", done.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("z1"))}}, Preconditions{}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteBucket(ctx, "mpu"); !errors.Is(err, ErrBucketNotEmpty) {
+	if err := s.DeleteBucket(ctx, "mpu", false); !errors.Is(err, ErrBucketNotEmpty) {
 		t.Fatalf("delete bucket with an object: %v", err)
 	}
 	mustDelete(t, s, "mpu", "z", "")
-	if err := s.DeleteBucket(ctx, "mpu"); err != nil {
+	if err := s.DeleteBucket(ctx, "mpu", false); err != nil {
 		t.Fatalf("delete bucket with uploads in progress: %v", err)
 	}
 	if got := dataIDs(outbox(t, e, "us-east-1")); !slices.Equal(got, []string{"a1", "a2", "x1", "y1", "y2", "z1"}) {

@@ -226,14 +226,17 @@ func (s *Store) ListBuckets(ctx context.Context) ([]Bucket, error) {
 // DeleteBucket deletes an empty bucket, freeing its name. Any version,
 // current or not, delete markers included, makes a bucket non-empty;
 // multipart uploads in progress do not (as on AWS): they are aborted, their
-// parts queued for collection.
+// parts queued for collection. With force a bucket with objects is deleted
+// too: its objects are retired later, in batches, by the worker fleet
+// (CollectBucket). The name is free at once either way: objects are keyed
+// by the bucket's id, which a new bucket of the same name does not share.
 //
 // The regional step comes first: under the bucket's exclusive lock it checks
 // emptiness, aborts the uploads and writes a tombstone that every later
 // commit sees, then the global row is marked deleted and its configuration
 // documents dropped. A crash between the two leaves a bucket that refuses
 // writes until DeleteBucket is retried, never a version in a deleted bucket.
-func (s *Store) DeleteBucket(ctx context.Context, name string) error {
+func (s *Store) DeleteBucket(ctx context.Context, name string, force bool) error {
 	b, err := s.GetBucket(ctx, name)
 	if err != nil {
 		return err
@@ -253,13 +256,22 @@ func (s *Store) DeleteBucket(ctx context.Context, name string) error {
 			"SELECT EXISTS (SELECT 1 FROM object_versions WHERE bucket_id = $1 AND state = 'live')", b.ID).Scan(&live); err != nil {
 			return fmt.Errorf("check bucket is empty: %w", err)
 		}
-		if live {
+		if live && !force {
 			return fmt.Errorf("%w: %s", ErrBucketNotEmpty, name)
 		}
 		var err error
 		queued, err = abortBucketUploads(ctx, tx, b)
 		if err != nil {
 			return err
+		}
+		if live {
+			// The tombstone below stops new writes; the worker retires
+			// what is left in batches (CollectBucket).
+			if _, err := tx.Exec(ctx, `INSERT INTO outbox (type, payload)
+				VALUES ('`+TaskDeleteBucket+`', jsonb_build_object('bucket_id', $1::bigint, 'bucket', $2::text))`, b.ID, b.Name); err != nil {
+				return fmt.Errorf("queue bucket collection: %w", err)
+			}
+			queued++
 		}
 		if _, err := tx.Exec(ctx,
 			"INSERT INTO bucket_tombstones (bucket_id) VALUES ($1) ON CONFLICT (bucket_id) DO NOTHING", b.ID); err != nil {

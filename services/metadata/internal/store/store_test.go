@@ -209,19 +209,19 @@ func TestBuckets(t *testing.T) {
 		if _, err := s.CommitObject(ctx, Version{Bucket: "photos", Key: "cat.jpg", Size: 3}, Preconditions{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteBucket(ctx, "photos"); !errors.Is(err, ErrBucketNotEmpty) {
+		if err := s.DeleteBucket(ctx, "photos", false); !errors.Is(err, ErrBucketNotEmpty) {
 			t.Fatalf("delete non-empty bucket: %v", err)
 		}
 		if _, err := s.DeleteObject(ctx, "photos", "cat.jpg", ""); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.DeleteBucket(ctx, "photos"); err != nil {
+		if err := s.DeleteBucket(ctx, "photos", false); err != nil {
 			t.Fatalf("delete emptied bucket: %v", err)
 		}
 		if _, err := s.GetBucket(ctx, "photos"); !errors.Is(err, ErrNoSuchBucket) {
 			t.Fatalf("get deleted bucket: %v", err)
 		}
-		if err := s.DeleteBucket(ctx, "photos"); !errors.Is(err, ErrNoSuchBucket) {
+		if err := s.DeleteBucket(ctx, "photos", false); !errors.Is(err, ErrNoSuchBucket) {
 			t.Fatalf("delete deleted bucket: %v", err)
 		}
 		again, err := s.CreateBucket(ctx, "photos", "eu-west-1", 2, 1)
@@ -263,7 +263,7 @@ func TestBucketInRegionNotServed(t *testing.T) {
 		{"get", func() error { _, err := east.GetObject(ctx, "westerly", "k", ""); return err }},
 		{"delete", func() error { _, err := east.DeleteObject(ctx, "westerly", "k", ""); return err }},
 		{"list", func() error { _, err := east.ListObjects(ctx, "westerly", ListOptions{}); return err }},
-		{"delete bucket", func() error { return east.DeleteBucket(ctx, "westerly") }},
+		{"delete bucket", func() error { return east.DeleteBucket(ctx, "westerly", false) }},
 		{"list versions", func() error { _, err := east.ListObjectVersions(ctx, "westerly", VersionListOptions{}); return err }},
 		{"set versioning", func() error { _, err := east.SetBucketVersioning(ctx, "westerly", VersioningEnabled); return err }},
 		{"tag", func() error { _, err := east.PutObjectTagging(ctx, "westerly", "k", "", nil); return err }},
@@ -298,7 +298,7 @@ func TestStaleBucketCacheCannotWriteToDeletedBucket(t *testing.T) {
 	if _, err := a.CreateBucket(ctx, "doomed", "us-east-1", 2, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.DeleteBucket(ctx, "doomed"); err != nil {
+	if err := b.DeleteBucket(ctx, "doomed", false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := a.CommitObject(ctx, Version{Bucket: "doomed", Key: "k", Size: 1}, Preconditions{}); !errors.Is(err, ErrNoSuchBucket) {

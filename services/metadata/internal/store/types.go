@@ -130,6 +130,8 @@ const (
 	TaskDeleteObject = "DeleteObject"
 	// TaskDeleteParts is queued for multipart parts no object uses.
 	TaskDeleteParts = "DeleteParts"
+	// TaskDeleteBucket is queued for a bucket deleted with objects in it.
+	TaskDeleteBucket = "DeleteBucket"
 )
 
 // ListOptions select a page of ListObjects.

@@ -269,7 +269,7 @@ func TestEnabledVersioning(t *testing.T) {
 	})
 
 	t.Run("versions keep the bucket", func(t *testing.T) {
-		if err := s.DeleteBucket(ctx, "vers"); !errors.Is(err, ErrBucketNotEmpty) {
+		if err := s.DeleteBucket(ctx, "vers", false); !errors.Is(err, ErrBucketNotEmpty) {
 			t.Fatalf("delete bucket with versions: %v", err)
 		}
 		for _, key := range []string{"k", "ghost"} {
@@ -283,7 +283,7 @@ func TestEnabledVersioning(t *testing.T) {
 				}
 			}
 		}
-		if err := s.DeleteBucket(ctx, "vers"); err != nil {
+		if err := s.DeleteBucket(ctx, "vers", false); err != nil {
 			t.Fatalf("delete emptied bucket: %v", err)
 		}
 	})
@@ -629,7 +629,7 @@ func TestBucketConfigs(t *testing.T) {
 		})
 	}
 	// Deleted with the bucket: a bucket of the same name starts bare.
-	if err := s.DeleteBucket(ctx, "conf"); err != nil {
+	if err := s.DeleteBucket(ctx, "conf", false); err != nil {
 		t.Fatal(err)
 	}
 	if n := count(t, e.global, "SELECT count(*) FROM bucket_configs"); n != 0 {

@@ -57,6 +57,8 @@ const (
 	MaxPayloadBytes = 1 << 20
 	// MaxErrorBytes bounds a stored error text; longer ones are cut.
 	MaxErrorBytes = 4096
+	// MaxDedupKeyBytes bounds EnqueueRequest.DedupKey.
+	MaxDedupKeyBytes = 512
 )
 
 // Defaults of Options.
@@ -428,6 +430,9 @@ type EnqueueRequest struct {
 	Priority int32
 	// MaxAttempts: DefaultMaxAttempts when zero.
 	MaxAttempts int32
+	// DedupKey, when set, makes the enqueue a no-op while an unfinished
+	// (pending or leased) task has the same key; that task is returned.
+	DedupKey string
 }
 
 // Enqueue inserts a pending task, runnable at once.
@@ -455,14 +460,38 @@ func (q *Queue) Enqueue(ctx context.Context, req EnqueueRequest) (Task, error) {
 	if req.MaxAttempts < 1 || req.MaxAttempts > MaxMaxAttempts {
 		return Task{}, invalid("max attempts %d: want 1 to %d", req.MaxAttempts, MaxMaxAttempts)
 	}
-	t, err := scanTask(q.global.QueryRow(ctx, `
-		INSERT INTO tasks (type, region, payload, priority, max_attempts)
-		VALUES ($1, $2, $3::jsonb, $4, $5)
-		RETURNING `+taskColumns, req.Type, req.Region, string(payload), req.Priority, req.MaxAttempts))
-	if err != nil {
-		return Task{}, fmt.Errorf("enqueue task: %w", err)
+	if len(req.DedupKey) > MaxDedupKeyBytes || !utf8.ValidString(req.DedupKey) || strings.ContainsRune(req.DedupKey, 0) {
+		return Task{}, invalid("dedup key: want at most %d bytes of text", MaxDedupKeyBytes)
 	}
-	return t, nil
+	var dedup *string
+	if req.DedupKey != "" {
+		dedup = &req.DedupKey
+	}
+	// Two enqueues with one key may race: the loser's insert does nothing and
+	// its select finds the winner's row (or, when that task finished in
+	// between, the insert is retried once more).
+	for range 3 {
+		t, err := scanTask(q.global.QueryRow(ctx, `
+			INSERT INTO tasks (type, region, payload, priority, max_attempts, dedup_key)
+			VALUES ($1, $2, $3::jsonb, $4, $5, $6)
+			ON CONFLICT (dedup_key) WHERE dedup_key IS NOT NULL AND status IN ('pending', 'leased') DO NOTHING
+			RETURNING `+taskColumns, req.Type, req.Region, string(payload), req.Priority, req.MaxAttempts, dedup))
+		if err == nil {
+			return t, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Task{}, fmt.Errorf("enqueue task: %w", err)
+		}
+		t, err = scanTask(q.global.QueryRow(ctx, "SELECT "+taskColumns+
+			" FROM tasks WHERE dedup_key = $1 AND status IN ('pending', 'leased')", req.DedupKey))
+		if err == nil {
+			return t, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return Task{}, fmt.Errorf("enqueue task: find duplicate: %w", err)
+		}
+	}
+	return Task{}, fmt.Errorf("enqueue task: dedup key %q keeps changing hands", req.DedupKey)
 }
 
 // Get returns one task.

@@ -136,7 +136,7 @@ func (s *Server) FailTask(ctx context.Context, req *metadatav1.FailTaskRequest) 
 func (s *Server) EnqueueTask(ctx context.Context, req *metadatav1.EnqueueTaskRequest) (*metadatav1.EnqueueTaskResponse, error) {
 	t, err := s.q.Enqueue(ctx, EnqueueRequest{
 		Type: req.GetType(), Region: req.GetRegion(), Payload: req.GetPayload(),
-		Priority: req.GetPriority(), MaxAttempts: req.GetMaxAttempts(),
+		Priority: req.GetPriority(), MaxAttempts: req.GetMaxAttempts(), DedupKey: req.GetDedupKey(),
 	})
 	if err != nil {
 		return nil, s.fail("EnqueueTask", err)

@@ -27,10 +27,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+
 	"sync"
 	"time"
 
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/worker/internal/runner"
 	"github.com/prometheus/client_golang/prometheus"
@@ -183,7 +184,7 @@ func (c *Collector) deleteShards(ctx context.Context, p Payload) error {
 	for _, s := range p.Segments {
 		for i, node := range s.NodeIDs {
 			if node != "" {
-				jobs = append(jobs, job{node, s.DataID + "." + strconv.Itoa(i)})
+				jobs = append(jobs, job{node, shardclient.ShardID(s.DataID, i)})
 			}
 		}
 	}

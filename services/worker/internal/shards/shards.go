@@ -1,20 +1,18 @@
 // Package shards reaches storage nodes by node id: it resolves ids to
-// addresses through the membership view and keeps one gRPC connection per
-// address.
+// addresses through the membership view and calls them through a shared
+// shardclient.Pool.
 package shards
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
+	"io"
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/membership"
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	storagev1 "github.com/anvil-store/anvil/proto/anvil/storage/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // ErrNodeUnknown is returned for a node id absent from membership: the node
@@ -26,87 +24,78 @@ type Nodes interface {
 	Lookup(role, id string) (membership.Member, bool)
 }
 
-// Client deletes shards on storage nodes. It is safe for concurrent use;
-// Close releases its connections.
+// Client calls storage nodes by id. It is safe for concurrent use; Close
+// releases its connections.
 type Client struct {
-	nodes   Nodes
-	timeout time.Duration
-
-	mu     sync.Mutex
-	conns  map[string]*grpc.ClientConn
-	closed bool
+	nodes Nodes
+	pool  *shardclient.Pool
 }
 
-// New returns a Client; timeout bounds each call to a node.
+// New returns a Client; timeout bounds each small call to a node and each
+// send or acknowledgement of an upload.
 func New(nodes Nodes, timeout time.Duration) *Client {
-	return &Client{nodes: nodes, timeout: timeout, conns: map[string]*grpc.ClientConn{}}
+	return &Client{nodes: nodes, pool: shardclient.New(shardclient.Config{WriteTimeout: timeout, AckTimeout: timeout})}
 }
 
-func (c *Client) client(nodeID string) (storagev1.ShardServiceClient, error) {
+func (c *Client) addr(nodeID string) (string, error) {
 	m, ok := c.nodes.Lookup(membership.RoleStorageNode, nodeID)
 	if !ok || m.GRPCAddr == "" {
-		return nil, fmt.Errorf("%w: %s", ErrNodeUnknown, nodeID)
+		return "", fmt.Errorf("%w: %s", ErrNodeUnknown, nodeID)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return nil, errors.New("shards: client closed")
-	}
-	if cc, ok := c.conns[m.GRPCAddr]; ok {
-		return storagev1.NewShardServiceClient(cc), nil
-	}
-	// Plaintext inside the cluster, as the gateway; reconnect quickly to a
-	// node that comes back.
-	cc, err := grpc.NewClient(m.GRPCAddr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
-			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second,
-		}, MinConnectTimeout: 5 * time.Second}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("dial storage node %s: %w", nodeID, err)
-	}
-	c.conns[m.GRPCAddr] = cc
-	return storagev1.NewShardServiceClient(cc), nil
+	return m.GRPCAddr, nil
 }
 
 // DeleteShard deletes a shard from a node; existed is false when the node
 // did not hold it, which is not an error.
 func (c *Client) DeleteShard(ctx context.Context, nodeID, shardID string) (existed bool, err error) {
-	cl, err := c.client(nodeID)
+	addr, err := c.addr(nodeID)
 	if err != nil {
 		return false, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	resp, err := cl.DeleteShard(ctx, &storagev1.DeleteShardRequest{ShardId: shardID})
+	return c.pool.DeleteShard(ctx, addr, shardID)
+}
+
+// StatShard stats (with verify: reads and checks) a shard on a node.
+func (c *Client) StatShard(ctx context.Context, nodeID, shardID string, verify bool) (*storagev1.StatShardResponse, error) {
+	addr, err := c.addr(nodeID)
 	if err != nil {
-		return false, fmt.Errorf("delete shard %s on %s: %w", shardID, nodeID, err)
+		return nil, err
 	}
-	return resp.GetExisted(), nil
+	return c.pool.StatShard(ctx, addr, shardID, verify)
+}
+
+// ListShards pages through the shards a node holds.
+func (c *Client) ListShards(ctx context.Context, nodeID, after string, limit int) (*storagev1.ListShardsResponse, error) {
+	addr, err := c.addr(nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return c.pool.ListShards(ctx, addr, after, limit)
+}
+
+// GetShard streams bytes [offset, offset+length) of a shard on a node.
+func (c *Client) GetShard(ctx context.Context, nodeID, shardID string, offset, length int64) (io.ReadCloser, error) {
+	addr, err := c.addr(nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return c.pool.GetShard(ctx, addr, shardID, offset, length)
+}
+
+// PutShard opens an upload of a shard of size bytes to a node.
+func (c *Client) PutShard(ctx context.Context, nodeID, shardID string, size int64) (shardclient.Writer, error) {
+	addr, err := c.addr(nodeID)
+	if err != nil {
+		return nil, err
+	}
+	return c.pool.PutShard(ctx, addr, shardID, size)
 }
 
 // Forget closes the connection to a member that left, so a node that comes
 // back on another address is dialled afresh.
 func (c *Client) Forget(m membership.Member) {
-	c.mu.Lock()
-	cc, ok := c.conns[m.GRPCAddr]
-	delete(c.conns, m.GRPCAddr)
-	c.mu.Unlock()
-	if ok {
-		_ = cc.Close()
-	}
+	_ = c.pool.Forget(m.GRPCAddr)
 }
 
 // Close closes every connection.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	var errs []error
-	for addr, cc := range c.conns {
-		errs = append(errs, cc.Close())
-		delete(c.conns, addr)
-	}
-	return errors.Join(errs...)
-}
+func (c *Client) Close() error { return c.pool.Close() }

@@ -12,14 +12,15 @@ import (
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/membership"
+	"github.com/anvil-store/anvil/pkg/shardclient"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
 	"github.com/anvil-store/anvil/services/gateway/internal/fake"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-func newGRPCShards(t *testing.T, cfg datapath.GRPCConfig) *datapath.GRPCShards {
-	g := datapath.NewGRPCShards(cfg)
+func newPool(t *testing.T, cfg shardclient.Config) *shardclient.Pool {
+	g := shardclient.New(cfg)
 	t.Cleanup(func() {
 		if err := g.Close(); err != nil {
 			t.Errorf("close: %v", err)
@@ -28,9 +29,9 @@ func newGRPCShards(t *testing.T, cfg datapath.GRPCConfig) *datapath.GRPCShards {
 	return g
 }
 
-func TestGRPCShardsPutGet(t *testing.T) {
+func TestShardClientPutGet(t *testing.T) {
 	ss, addr := fake.ServeShards(t)
-	g := newGRPCShards(t, datapath.GRPCConfig{})
+	g := newPool(t, shardclient.Config{})
 	ctx := context.Background()
 	data := payload(3<<20 + 17)
 
@@ -52,8 +53,8 @@ func TestGRPCShardsPutGet(t *testing.T) {
 	if !ok || !bytes.Equal(got, data) {
 		t.Fatal("stored shard differs")
 	}
-	if ss.MaxMessage() > datapath.MaxChunk {
-		t.Fatalf("a data message of %d bytes exceeds %d", ss.MaxMessage(), datapath.MaxChunk)
+	if ss.MaxMessage() > shardclient.MaxChunk {
+		t.Fatalf("a data message of %d bytes exceeds %d", ss.MaxMessage(), shardclient.MaxChunk)
 	}
 
 	for _, rg := range [][2]int64{{0, int64(len(data))}, {5, 1}, {1 << 20, 12345}, {int64(len(data)) - 1, 1}} {
@@ -71,11 +72,11 @@ func TestGRPCShardsPutGet(t *testing.T) {
 	}
 }
 
-func TestGRPCShardsErrors(t *testing.T) {
+func TestShardClientErrors(t *testing.T) {
 	ctx := context.Background()
 	t.Run("size mismatch fails commit", func(t *testing.T) {
 		ss, addr := fake.ServeShards(t)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		w, err := g.PutShard(ctx, addr, "d.1", 10)
 		if err != nil {
 			t.Fatal(err)
@@ -92,7 +93,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 	})
 	t.Run("overlong write refused", func(t *testing.T) {
 		_, addr := fake.ServeShards(t)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		w, err := g.PutShard(ctx, addr, "d.2", 4)
 		if err != nil {
 			t.Fatal(err)
@@ -104,7 +105,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 	})
 	t.Run("abort discards", func(t *testing.T) {
 		ss, addr := fake.ServeShards(t)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		w, err := g.PutShard(ctx, addr, "d.3", 10)
 		if err != nil {
 			t.Fatal(err)
@@ -123,7 +124,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 	t.Run("stalled node times out", func(t *testing.T) {
 		ss, addr := fake.ServeShards(t)
 		ss.SetStall(true)
-		g := newGRPCShards(t, datapath.GRPCConfig{WriteTimeout: 50 * time.Millisecond})
+		g := newPool(t, shardclient.Config{WriteTimeout: 50 * time.Millisecond})
 		w, err := g.PutShard(ctx, addr, "d.4", 64<<20)
 		if err != nil {
 			t.Fatal(err)
@@ -142,7 +143,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 	})
 	t.Run("missing shard", func(t *testing.T) {
 		_, addr := fake.ServeShards(t)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		rc, err := g.GetShard(ctx, addr, "nope", 0, 10)
 		if err == nil {
 			_, err = io.ReadAll(rc)
@@ -156,7 +157,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 		ss, addr := fake.ServeShards(t)
 		ss.Store("d.5", payload(100))
 		ss.SetShort(true)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		rc, err := g.GetShard(ctx, addr, "d.5", 0, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 		}
 	})
 	t.Run("unreachable node", func(t *testing.T) {
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +189,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 	})
 	t.Run("forget", func(t *testing.T) {
 		ss, addr := fake.ServeShards(t)
-		g := newGRPCShards(t, datapath.GRPCConfig{})
+		g := newPool(t, shardclient.Config{})
 		put := func(id string) error {
 			w, err := g.PutShard(ctx, addr, id, 3)
 			if err != nil {
@@ -218,7 +219,7 @@ func TestGRPCShardsErrors(t *testing.T) {
 		}
 	})
 	t.Run("closed pool", func(t *testing.T) {
-		g := datapath.NewGRPCShards(datapath.GRPCConfig{})
+		g := shardclient.New(shardclient.Config{})
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -240,14 +241,14 @@ func TestStoreOverGRPC(t *testing.T) {
 		members = append(members, membership.Member{ID: id, Role: membership.RoleStorageNode, Region: region, Zone: fmt.Sprintf("z%d", i%3), GRPCAddr: addr})
 	}
 	nodes := fake.NewNodes(members...)
-	store := datapath.New(datapath.Config{BlockTimeout: 5 * time.Second}, nodes, newGRPCShards(t, datapath.GRPCConfig{}), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	store := datapath.New(datapath.Config{BlockTimeout: 5 * time.Second}, nodes, newPool(t, shardclient.Config{}), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
 	data := payload(2<<20 + 999)
 	res, err := store.Put(context.Background(), datapath.PutRequest{Region: region, Params: params, Body: bytes.NewReader(data), Size: int64(len(data))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, id := range res.Segment.GetNodeIds() {
-		if _, ok := servers[id].Stored(datapath.ShardID(res.Segment.GetDataId(), i)); !ok {
+		if _, ok := servers[id].Stored(shardclient.ShardID(res.Segment.GetDataId(), i)); !ok {
 			t.Fatalf("shard %d not on node %s", i, id)
 		}
 	}

@@ -1,10 +1,15 @@
-package datapath
+// Package shardclient reaches storage nodes' ShardService over gRPC: one
+// cached connection per node address, streaming shard uploads and ranged
+// reads, and the small calls (delete, stat, list). The gateway's data path
+// and the worker fleet share it.
+package shardclient
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +24,22 @@ import (
 // MaxChunk is the largest data message sent on a PutShard stream.
 const MaxChunk = 1 << 20
 
-// GRPCConfig tunes the storage node clients.
-type GRPCConfig struct {
+// ShardID names shard index of a segment on the storage nodes.
+func ShardID(dataID string, index int) string { return dataID + "." + strconv.Itoa(index) }
+
+// Writer is one shard upload in progress.
+type Writer interface {
+	io.Writer
+	// Commit ends the upload and waits for the node's acknowledgement, which
+	// it sends only once the shard is durable.
+	Commit() error
+	// Abort cancels the upload; the node discards what it received. Safe to
+	// call more than once and after Commit.
+	Abort()
+}
+
+// Config tunes the storage node clients.
+type Config struct {
 	// WriteTimeout bounds one chunk send on an upload; a node that stops
 	// reading for longer is dropped rather than stalling the whole PUT.
 	WriteTimeout time.Duration
@@ -28,35 +47,35 @@ type GRPCConfig struct {
 	AckTimeout time.Duration
 }
 
-// GRPCShards reaches storage nodes over gRPC, one cached connection per
-// node address. Close releases the connections.
-type GRPCShards struct {
-	cfg GRPCConfig
+// Pool reaches storage nodes over gRPC, one cached connection per node
+// address. Close releases the connections.
+type Pool struct {
+	cfg Config
 
 	mu     sync.Mutex
 	conns  map[string]*grpc.ClientConn
 	closed bool
 }
 
-// NewGRPCShards returns a storage node client pool.
-func NewGRPCShards(cfg GRPCConfig) *GRPCShards {
+// New returns a storage node client pool.
+func New(cfg Config) *Pool {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 30 * time.Second
 	}
 	if cfg.AckTimeout <= 0 {
 		cfg.AckTimeout = 30 * time.Second
 	}
-	return &GRPCShards{cfg: cfg, conns: map[string]*grpc.ClientConn{}}
+	return &Pool{cfg: cfg, conns: map[string]*grpc.ClientConn{}}
 }
 
-func (g *GRPCShards) client(addr string) (storagev1.ShardServiceClient, error) {
+func (g *Pool) client(addr string) (storagev1.ShardServiceClient, error) {
 	if addr == "" {
-		return nil, errors.New("datapath: storage node has no grpc address")
+		return nil, errors.New("shardclient: storage node has no grpc address")
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return nil, errors.New("datapath: shard client closed")
+		return nil, errors.New("shardclient: pool closed")
 	}
 	if cc, ok := g.conns[addr]; ok {
 		return storagev1.NewShardServiceClient(cc), nil
@@ -80,7 +99,7 @@ func (g *GRPCShards) client(addr string) (storagev1.ShardServiceClient, error) {
 
 // Forget closes the cached connection to addr, if any: the node left the
 // cluster, and keeping connections to departed nodes would grow without end.
-func (g *GRPCShards) Forget(addr string) error {
+func (g *Pool) Forget(addr string) error {
 	g.mu.Lock()
 	cc, ok := g.conns[addr]
 	delete(g.conns, addr)
@@ -95,7 +114,7 @@ func (g *GRPCShards) Forget(addr string) error {
 }
 
 // Close closes every cached connection.
-func (g *GRPCShards) Close() error {
+func (g *Pool) Close() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.closed = true
@@ -110,7 +129,7 @@ func (g *GRPCShards) Close() error {
 }
 
 // PutShard opens a PutShard stream and sends its header.
-func (g *GRPCShards) PutShard(ctx context.Context, addr, shardID string, size int64) (ShardWriter, error) {
+func (g *Pool) PutShard(ctx context.Context, addr, shardID string, size int64) (Writer, error) {
 	c, err := g.client(addr)
 	if err != nil {
 		return nil, err
@@ -131,7 +150,7 @@ func (g *GRPCShards) PutShard(ctx context.Context, addr, shardID string, size in
 }
 
 type putStream struct {
-	cfg     GRPCConfig
+	cfg     Config
 	stream  grpc.ClientStreamingClient[storagev1.PutShardRequest, storagev1.PutShardResponse]
 	cancel  context.CancelFunc
 	shardID string
@@ -207,7 +226,7 @@ func (s *putStream) Abort() {
 }
 
 // GetShard opens a GetShard stream for [offset, offset+length).
-func (g *GRPCShards) GetShard(ctx context.Context, addr, shardID string, offset, length int64) (io.ReadCloser, error) {
+func (g *Pool) GetShard(ctx context.Context, addr, shardID string, offset, length int64) (io.ReadCloser, error) {
 	if length <= 0 {
 		return nil, fmt.Errorf("read shard %s: length %d, want > 0", shardID, length)
 	}
@@ -264,4 +283,56 @@ func (s *getStream) Read(p []byte) (int, error) {
 func (s *getStream) Close() error {
 	s.cancel()
 	return nil
+}
+
+// DeleteShard deletes a shard; existed is false when the node did not hold
+// it, which is not an error.
+func (g *Pool) DeleteShard(ctx context.Context, addr, shardID string) (existed bool, err error) {
+	c, err := g.client(addr)
+	if err != nil {
+		return false, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.AckTimeout)
+	defer cancel()
+	resp, err := c.DeleteShard(ctx, &storagev1.DeleteShardRequest{ShardId: shardID})
+	if err != nil {
+		return false, fmt.Errorf("delete shard %s on %s: %w", shardID, addr, err)
+	}
+	return resp.GetExisted(), nil
+}
+
+// StatShard reports a shard's size; with verify the node reads the whole
+// shard and checks every block (codes.DataLoss on a mismatch, NotFound when
+// the node does not hold it). A verifying stat reads the whole shard, so its
+// deadline is the caller's.
+func (g *Pool) StatShard(ctx context.Context, addr, shardID string, verify bool) (*storagev1.StatShardResponse, error) {
+	c, err := g.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	if !verify {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.cfg.AckTimeout)
+		defer cancel()
+	}
+	resp, err := c.StatShard(ctx, &storagev1.StatShardRequest{ShardId: shardID, Verify: verify})
+	if err != nil {
+		return nil, fmt.Errorf("stat shard %s on %s: %w", shardID, addr, err)
+	}
+	return resp, nil
+}
+
+// ListShards returns a page of the shards a node holds, ids after after.
+func (g *Pool) ListShards(ctx context.Context, addr, after string, limit int) (*storagev1.ListShardsResponse, error) {
+	c, err := g.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.AckTimeout)
+	defer cancel()
+	resp, err := c.ListShards(ctx, &storagev1.ListShardsRequest{After: after, Limit: int32(limit)})
+	if err != nil {
+		return nil, fmt.Errorf("list shards on %s: %w", addr, err)
+	}
+	return resp, nil
 }
