@@ -29,6 +29,15 @@ commands:
   tasks retry ID        put a dead or cancelled task back to pending, attempts reset
   tasks cancel ID       stop a task from running again
   queue stats           task counts by type and status, with the oldest age
+  bucket delete NAME [--force]
+                        delete a bucket; --force also when it holds objects
+                        (the worker fleet collects them in batches)
+  node list             storage nodes: zone, draining, capacity, shard count
+  node drain ID         stop placing shards on a node and move its shards away
+  node undrain ID       undo a drain
+
+node commands take --etcd-endpoints (default $ANVIL_ETCD_ENDPOINTS, else
+127.0.0.1:9060) and --etcd-cluster (default $ANVIL_ETCD_CLUSTER, else dev).
 
 common flags:
   --metadata-addr ADDR  gRPC address of the metadata service
@@ -121,6 +130,10 @@ func runAdmin(ctx context.Context, args []string, env adminEnv) error {
 		return taskByID(ctx, cmd, rest, env)
 	case "queue stats":
 		return queueStats(ctx, rest, env)
+	case "bucket delete":
+		return bucketDelete(ctx, rest, env)
+	case "node list", "node drain", "node undrain":
+		return nodeCommand(ctx, cmd, rest, env)
 	}
 	return usageError("unknown admin command %q\n\n%s", group+" "+cmd, adminUsage)
 }

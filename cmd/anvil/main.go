@@ -72,6 +72,9 @@ func runDev(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts.Log = slog.New(slog.NewTextHandler(stderr, nil))
+	// A dev cluster is small: scan it often, so a corrupted or deleted shard
+	// is repaired within a minute, not an hour.
+	opts.WorkerArgs = []string{"-scanner.interval=30s"}
 	ctx, stop := service.SignalContext()
 	defer stop()
 	c, err := devcluster.Start(ctx, opts)

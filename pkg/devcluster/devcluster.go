@@ -40,6 +40,8 @@ type Options struct {
 	// PortBase fixes the ports (gateway S3 on PortBase); 0 picks free ports.
 	PortBase int
 	Region   string
+	// WorkerArgs are extra flags of worker-1 (tests tune the scanner).
+	WorkerArgs []string
 	// Log receives the launcher's own messages.
 	Log *slog.Logger
 }
@@ -227,7 +229,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.startAndWait(ctx, gw); err != nil {
 		return nil, err
 	}
-	wk, err := c.workerSpec("worker-1")
+	wk, err := c.workerSpec("worker-1", opts.WorkerArgs...)
 	if err != nil {
 		return nil, err
 	}
@@ -515,8 +517,10 @@ func (c *Cluster) writeFiles() error {
 	if err := os.WriteFile(filepath.Join(c.opts.DataDir, "cluster.json"), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write cluster.json: %w", err)
 	}
-	env := fmt.Sprintf("export AWS_ENDPOINT_URL=%s\nexport AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport AWS_DEFAULT_REGION=%s\n",
-		c.Endpoint(), c.accessKey, c.secretKey, c.opts.Region, c.opts.Region)
+	// The ANVIL_* lines point `anvil admin` at this cluster.
+	env := fmt.Sprintf("export AWS_ENDPOINT_URL=%s\nexport AWS_ACCESS_KEY_ID=%s\nexport AWS_SECRET_ACCESS_KEY=%s\nexport AWS_REGION=%s\nexport AWS_DEFAULT_REGION=%s\n"+
+		"export ANVIL_METADATA_ADDR=%s\nexport ANVIL_ETCD_ENDPOINTS=%s\nexport ANVIL_ETCD_CLUSTER=%s\n",
+		c.Endpoint(), c.accessKey, c.secretKey, c.opts.Region, c.opts.Region, c.MetadataAddr(), c.etcd.Endpoint(), EtcdCluster)
 	if err := os.WriteFile(filepath.Join(c.opts.DataDir, "env"), []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write env: %w", err)
 	}
@@ -573,16 +577,37 @@ func (c *Cluster) Restart(ctx context.Context, id string) error {
 	return c.waitReady(ctx, np)
 }
 
-// StartGateway starts one more gateway process and returns its S3 URL.
-func (c *Cluster) StartGateway(ctx context.Context) (string, error) {
+// StartGateway starts one more gateway process with extra flags and
+// returns its S3 URL.
+func (c *Cluster) StartGateway(ctx context.Context, extraArgs ...string) (string, error) {
 	s, err := c.gatewaySpec(c.nextID("gateway"))
+	if err != nil {
+		return "", err
+	}
+	s.args = append(s.args, extraArgs...)
+	if err := c.startAndWait(ctx, s); err != nil {
+		return "", err
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(s.ports["s3"]), nil
+}
+
+// StartStorageNode starts one more (empty) storage node and returns its id.
+func (c *Cluster) StartStorageNode(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	if c.started == nil {
+		c.started = map[string]int{}
+	}
+	c.started["storagenode"]++
+	i := c.opts.StorageNodes + c.started["storagenode"] - 1
+	c.mu.Unlock()
+	s, err := c.storageNodeSpec(i)
 	if err != nil {
 		return "", err
 	}
 	if err := c.startAndWait(ctx, s); err != nil {
 		return "", err
 	}
-	return "http://127.0.0.1:" + strconv.Itoa(s.ports["s3"]), nil
+	return s.id, c.writeFiles()
 }
 
 // StartWorker starts one more worker process with extra flags and returns

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/erasure"
@@ -81,6 +82,11 @@ type Config struct {
 
 	ID string
 
+	// CrashBeforeCommitKey is a test hook: the gateway kills itself
+	// (SIGKILL) when a PUT of this key has written its shards and is about
+	// to commit, leaving orphan shards as a real crash would.
+	CrashBeforeCommitKey string
+
 	Etcd membership.Config
 	Log  service.LogConfig
 }
@@ -104,6 +110,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.ShardTimeout, "storage.shard-timeout", 30*time.Second, "bound on one block read or chunk write to a storage node")
 	host, _ := os.Hostname()
 	fs.StringVar(&c.ID, "gateway.id", host, "this gateway's member id in the cluster")
+	fs.StringVar(&c.CrashBeforeCommitKey, "testing.crash-before-commit-key", "", "test hook: die with SIGKILL before committing a PUT of this key (never set it in production)")
 	c.Etcd.RegisterFlags(fs)
 	c.Log.RegisterFlags(fs)
 }
@@ -271,7 +278,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		HostID:          cfg.ID,
 		MetadataTimeout: cfg.MetadataTimeout,
 		OwnerID:         cfg.AccessKeyID,
-	}, metadatav1.NewMetadataServiceClient(metaConn), store, verifier, g.log, g.reg)
+	}, g.metadataClient(metaConn), store, verifier, g.log, g.reg)
 
 	// The public gRPC API (buckets, objects, auth) comes in a later issue;
 	// for now this port serves only the standard health service.
@@ -353,4 +360,28 @@ func listenAll(addrs ...string) ([]net.Listener, error) {
 		out = append(out, l)
 	}
 	return out, nil
+}
+
+// metadataClient is the S3 handler's metadata client, with the crash hook
+// when configured.
+func (g *Gateway) metadataClient(conn grpc.ClientConnInterface) metadatav1.MetadataServiceClient {
+	c := metadatav1.NewMetadataServiceClient(conn)
+	if g.cfg.CrashBeforeCommitKey == "" {
+		return c
+	}
+	g.log.Warn("test hook armed: the gateway dies before committing a PUT of this key", "key", g.cfg.CrashBeforeCommitKey)
+	return crashBeforeCommit{MetadataServiceClient: c, key: g.cfg.CrashBeforeCommitKey}
+}
+
+type crashBeforeCommit struct {
+	metadatav1.MetadataServiceClient
+	key string
+}
+
+func (c crashBeforeCommit) CommitObject(ctx context.Context, in *metadatav1.CommitObjectRequest, opts ...grpc.CallOption) (*metadatav1.CommitObjectResponse, error) {
+	if in.GetVersion().GetKey() == c.key {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // SIGKILL is not handled: the process ends here
+	}
+	return c.MetadataServiceClient.CommitObject(ctx, in, opts...)
 }

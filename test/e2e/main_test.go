@@ -20,6 +20,9 @@ import (
 // restore them before they return.
 var cluster *devcluster.Cluster
 
+// sharedBinDir holds the service binaries the clusters of this package run.
+var sharedBinDir string
+
 func TestMain(m *testing.M) {
 	os.Unsetenv("AWS_CA_BUNDLE")
 	os.Exit(run(m))
@@ -32,6 +35,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer cleanup()
+	sharedBinDir = binDir
 	dataDir, err := os.MkdirTemp("", "anvil-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -773,6 +773,110 @@ func (x *CollectBucketResponse) GetDone() bool {
 	return false
 }
 
+type AbortIdleUploadsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Region        string                 `protobuf:"bytes,1,opt,name=region,proto3" json:"region,omitempty"`
+	IdleSeconds   int64                  `protobuf:"varint,2,opt,name=idle_seconds,json=idleSeconds,proto3" json:"idle_seconds,omitempty"`
+	Limit         int32                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortIdleUploadsRequest) Reset() {
+	*x = AbortIdleUploadsRequest{}
+	mi := &file_anvil_metadata_v1_placement_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortIdleUploadsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortIdleUploadsRequest) ProtoMessage() {}
+
+func (x *AbortIdleUploadsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_placement_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortIdleUploadsRequest.ProtoReflect.Descriptor instead.
+func (*AbortIdleUploadsRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_placement_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *AbortIdleUploadsRequest) GetRegion() string {
+	if x != nil {
+		return x.Region
+	}
+	return ""
+}
+
+func (x *AbortIdleUploadsRequest) GetIdleSeconds() int64 {
+	if x != nil {
+		return x.IdleSeconds
+	}
+	return 0
+}
+
+func (x *AbortIdleUploadsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type AbortIdleUploadsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Aborted       int32                  `protobuf:"varint,1,opt,name=aborted,proto3" json:"aborted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortIdleUploadsResponse) Reset() {
+	*x = AbortIdleUploadsResponse{}
+	mi := &file_anvil_metadata_v1_placement_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortIdleUploadsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortIdleUploadsResponse) ProtoMessage() {}
+
+func (x *AbortIdleUploadsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_placement_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortIdleUploadsResponse.ProtoReflect.Descriptor instead.
+func (*AbortIdleUploadsResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_placement_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *AbortIdleUploadsResponse) GetAborted() int32 {
+	if x != nil {
+		return x.Aborted
+	}
+	return 0
+}
+
 var File_anvil_metadata_v1_placement_proto protoreflect.FileDescriptor
 
 const file_anvil_metadata_v1_placement_proto_rawDesc = "" +
@@ -829,14 +933,21 @@ const file_anvil_metadata_v1_placement_proto_rawDesc = "" +
 	"\x05limit\x18\x03 \x01(\x05R\x05limit\"I\n" +
 	"\x15CollectBucketResponse\x12\x1c\n" +
 	"\tcollected\x18\x01 \x01(\x05R\tcollected\x12\x12\n" +
-	"\x04done\x18\x02 \x01(\bR\x04done2\xf4\x03\n" +
+	"\x04done\x18\x02 \x01(\bR\x04done\"j\n" +
+	"\x17AbortIdleUploadsRequest\x12\x16\n" +
+	"\x06region\x18\x01 \x01(\tR\x06region\x12!\n" +
+	"\fidle_seconds\x18\x02 \x01(\x03R\vidleSeconds\x12\x14\n" +
+	"\x05limit\x18\x03 \x01(\x05R\x05limit\"4\n" +
+	"\x18AbortIdleUploadsResponse\x12\x18\n" +
+	"\aaborted\x18\x01 \x01(\x05R\aaborted2\xe1\x04\n" +
 	"\x10PlacementService\x12_\n" +
 	"\fScanSegments\x12&.anvil.metadata.v1.ScanSegmentsRequest\x1a'.anvil.metadata.v1.ScanSegmentsResponse\x12Y\n" +
 	"\n" +
 	"GetSegment\x12$.anvil.metadata.v1.GetSegmentRequest\x1a%.anvil.metadata.v1.GetSegmentResponse\x12_\n" +
 	"\fReplaceShard\x12&.anvil.metadata.v1.ReplaceShardRequest\x1a'.anvil.metadata.v1.ReplaceShardResponse\x12_\n" +
 	"\fLocateShards\x12&.anvil.metadata.v1.LocateShardsRequest\x1a'.anvil.metadata.v1.LocateShardsResponse\x12b\n" +
-	"\rCollectBucket\x12'.anvil.metadata.v1.CollectBucketRequest\x1a(.anvil.metadata.v1.CollectBucketResponseBAZ?github.com/anvil-store/anvil/proto/anvil/metadata/v1;metadatav1b\x06proto3"
+	"\rCollectBucket\x12'.anvil.metadata.v1.CollectBucketRequest\x1a(.anvil.metadata.v1.CollectBucketResponse\x12k\n" +
+	"\x10AbortIdleUploads\x12*.anvil.metadata.v1.AbortIdleUploadsRequest\x1a+.anvil.metadata.v1.AbortIdleUploadsResponseBAZ?github.com/anvil-store/anvil/proto/anvil/metadata/v1;metadatav1b\x06proto3"
 
 var (
 	file_anvil_metadata_v1_placement_proto_rawDescOnce sync.Once
@@ -850,26 +961,28 @@ func file_anvil_metadata_v1_placement_proto_rawDescGZIP() []byte {
 	return file_anvil_metadata_v1_placement_proto_rawDescData
 }
 
-var file_anvil_metadata_v1_placement_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_anvil_metadata_v1_placement_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_anvil_metadata_v1_placement_proto_goTypes = []any{
-	(*SegmentOwner)(nil),          // 0: anvil.metadata.v1.SegmentOwner
-	(*PlacedSegment)(nil),         // 1: anvil.metadata.v1.PlacedSegment
-	(*ScanSegmentsRequest)(nil),   // 2: anvil.metadata.v1.ScanSegmentsRequest
-	(*ScanSegmentsResponse)(nil),  // 3: anvil.metadata.v1.ScanSegmentsResponse
-	(*GetSegmentRequest)(nil),     // 4: anvil.metadata.v1.GetSegmentRequest
-	(*GetSegmentResponse)(nil),    // 5: anvil.metadata.v1.GetSegmentResponse
-	(*ReplaceShardRequest)(nil),   // 6: anvil.metadata.v1.ReplaceShardRequest
-	(*ReplaceShardResponse)(nil),  // 7: anvil.metadata.v1.ReplaceShardResponse
-	(*LocateShardsRequest)(nil),   // 8: anvil.metadata.v1.LocateShardsRequest
-	(*ShardLocation)(nil),         // 9: anvil.metadata.v1.ShardLocation
-	(*LocateShardsResponse)(nil),  // 10: anvil.metadata.v1.LocateShardsResponse
-	(*CollectBucketRequest)(nil),  // 11: anvil.metadata.v1.CollectBucketRequest
-	(*CollectBucketResponse)(nil), // 12: anvil.metadata.v1.CollectBucketResponse
-	(*Segment)(nil),               // 13: anvil.metadata.v1.Segment
+	(*SegmentOwner)(nil),             // 0: anvil.metadata.v1.SegmentOwner
+	(*PlacedSegment)(nil),            // 1: anvil.metadata.v1.PlacedSegment
+	(*ScanSegmentsRequest)(nil),      // 2: anvil.metadata.v1.ScanSegmentsRequest
+	(*ScanSegmentsResponse)(nil),     // 3: anvil.metadata.v1.ScanSegmentsResponse
+	(*GetSegmentRequest)(nil),        // 4: anvil.metadata.v1.GetSegmentRequest
+	(*GetSegmentResponse)(nil),       // 5: anvil.metadata.v1.GetSegmentResponse
+	(*ReplaceShardRequest)(nil),      // 6: anvil.metadata.v1.ReplaceShardRequest
+	(*ReplaceShardResponse)(nil),     // 7: anvil.metadata.v1.ReplaceShardResponse
+	(*LocateShardsRequest)(nil),      // 8: anvil.metadata.v1.LocateShardsRequest
+	(*ShardLocation)(nil),            // 9: anvil.metadata.v1.ShardLocation
+	(*LocateShardsResponse)(nil),     // 10: anvil.metadata.v1.LocateShardsResponse
+	(*CollectBucketRequest)(nil),     // 11: anvil.metadata.v1.CollectBucketRequest
+	(*CollectBucketResponse)(nil),    // 12: anvil.metadata.v1.CollectBucketResponse
+	(*AbortIdleUploadsRequest)(nil),  // 13: anvil.metadata.v1.AbortIdleUploadsRequest
+	(*AbortIdleUploadsResponse)(nil), // 14: anvil.metadata.v1.AbortIdleUploadsResponse
+	(*Segment)(nil),                  // 15: anvil.metadata.v1.Segment
 }
 var file_anvil_metadata_v1_placement_proto_depIdxs = []int32{
 	0,  // 0: anvil.metadata.v1.PlacedSegment.owner:type_name -> anvil.metadata.v1.SegmentOwner
-	13, // 1: anvil.metadata.v1.PlacedSegment.segment:type_name -> anvil.metadata.v1.Segment
+	15, // 1: anvil.metadata.v1.PlacedSegment.segment:type_name -> anvil.metadata.v1.Segment
 	1,  // 2: anvil.metadata.v1.ScanSegmentsResponse.segments:type_name -> anvil.metadata.v1.PlacedSegment
 	0,  // 3: anvil.metadata.v1.GetSegmentRequest.owner:type_name -> anvil.metadata.v1.SegmentOwner
 	1,  // 4: anvil.metadata.v1.GetSegmentResponse.segment:type_name -> anvil.metadata.v1.PlacedSegment
@@ -880,13 +993,15 @@ var file_anvil_metadata_v1_placement_proto_depIdxs = []int32{
 	6,  // 9: anvil.metadata.v1.PlacementService.ReplaceShard:input_type -> anvil.metadata.v1.ReplaceShardRequest
 	8,  // 10: anvil.metadata.v1.PlacementService.LocateShards:input_type -> anvil.metadata.v1.LocateShardsRequest
 	11, // 11: anvil.metadata.v1.PlacementService.CollectBucket:input_type -> anvil.metadata.v1.CollectBucketRequest
-	3,  // 12: anvil.metadata.v1.PlacementService.ScanSegments:output_type -> anvil.metadata.v1.ScanSegmentsResponse
-	5,  // 13: anvil.metadata.v1.PlacementService.GetSegment:output_type -> anvil.metadata.v1.GetSegmentResponse
-	7,  // 14: anvil.metadata.v1.PlacementService.ReplaceShard:output_type -> anvil.metadata.v1.ReplaceShardResponse
-	10, // 15: anvil.metadata.v1.PlacementService.LocateShards:output_type -> anvil.metadata.v1.LocateShardsResponse
-	12, // 16: anvil.metadata.v1.PlacementService.CollectBucket:output_type -> anvil.metadata.v1.CollectBucketResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
+	13, // 12: anvil.metadata.v1.PlacementService.AbortIdleUploads:input_type -> anvil.metadata.v1.AbortIdleUploadsRequest
+	3,  // 13: anvil.metadata.v1.PlacementService.ScanSegments:output_type -> anvil.metadata.v1.ScanSegmentsResponse
+	5,  // 14: anvil.metadata.v1.PlacementService.GetSegment:output_type -> anvil.metadata.v1.GetSegmentResponse
+	7,  // 15: anvil.metadata.v1.PlacementService.ReplaceShard:output_type -> anvil.metadata.v1.ReplaceShardResponse
+	10, // 16: anvil.metadata.v1.PlacementService.LocateShards:output_type -> anvil.metadata.v1.LocateShardsResponse
+	12, // 17: anvil.metadata.v1.PlacementService.CollectBucket:output_type -> anvil.metadata.v1.CollectBucketResponse
+	14, // 18: anvil.metadata.v1.PlacementService.AbortIdleUploads:output_type -> anvil.metadata.v1.AbortIdleUploadsResponse
+	13, // [13:19] is the sub-list for method output_type
+	7,  // [7:13] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -904,7 +1019,7 @@ func file_anvil_metadata_v1_placement_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anvil_metadata_v1_placement_proto_rawDesc), len(file_anvil_metadata_v1_placement_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

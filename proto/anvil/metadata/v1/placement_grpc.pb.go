@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PlacementService_ScanSegments_FullMethodName  = "/anvil.metadata.v1.PlacementService/ScanSegments"
-	PlacementService_GetSegment_FullMethodName    = "/anvil.metadata.v1.PlacementService/GetSegment"
-	PlacementService_ReplaceShard_FullMethodName  = "/anvil.metadata.v1.PlacementService/ReplaceShard"
-	PlacementService_LocateShards_FullMethodName  = "/anvil.metadata.v1.PlacementService/LocateShards"
-	PlacementService_CollectBucket_FullMethodName = "/anvil.metadata.v1.PlacementService/CollectBucket"
+	PlacementService_ScanSegments_FullMethodName     = "/anvil.metadata.v1.PlacementService/ScanSegments"
+	PlacementService_GetSegment_FullMethodName       = "/anvil.metadata.v1.PlacementService/GetSegment"
+	PlacementService_ReplaceShard_FullMethodName     = "/anvil.metadata.v1.PlacementService/ReplaceShard"
+	PlacementService_LocateShards_FullMethodName     = "/anvil.metadata.v1.PlacementService/LocateShards"
+	PlacementService_CollectBucket_FullMethodName    = "/anvil.metadata.v1.PlacementService/CollectBucket"
+	PlacementService_AbortIdleUploads_FullMethodName = "/anvil.metadata.v1.PlacementService/AbortIdleUploads"
 )
 
 // PlacementServiceClient is the client API for PlacementService service.
@@ -55,6 +56,10 @@ type PlacementServiceClient interface {
 	// uploads of a deleted bucket, queueing their data for garbage collection
 	// in the same transaction; done when nothing is left.
 	CollectBucket(ctx context.Context, in *CollectBucketRequest, opts ...grpc.CallOption) (*CollectBucketResponse, error)
+	// AbortIdleUploads aborts up to limit multipart uploads of the region
+	// that have seen no part for idle_seconds, as AbortMultipartUpload does
+	// (their parts are queued for collection).
+	AbortIdleUploads(ctx context.Context, in *AbortIdleUploadsRequest, opts ...grpc.CallOption) (*AbortIdleUploadsResponse, error)
 }
 
 type placementServiceClient struct {
@@ -115,6 +120,16 @@ func (c *placementServiceClient) CollectBucket(ctx context.Context, in *CollectB
 	return out, nil
 }
 
+func (c *placementServiceClient) AbortIdleUploads(ctx context.Context, in *AbortIdleUploadsRequest, opts ...grpc.CallOption) (*AbortIdleUploadsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortIdleUploadsResponse)
+	err := c.cc.Invoke(ctx, PlacementService_AbortIdleUploads_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PlacementServiceServer is the server API for PlacementService service.
 // All implementations must embed UnimplementedPlacementServiceServer
 // for forward compatibility.
@@ -144,6 +159,10 @@ type PlacementServiceServer interface {
 	// uploads of a deleted bucket, queueing their data for garbage collection
 	// in the same transaction; done when nothing is left.
 	CollectBucket(context.Context, *CollectBucketRequest) (*CollectBucketResponse, error)
+	// AbortIdleUploads aborts up to limit multipart uploads of the region
+	// that have seen no part for idle_seconds, as AbortMultipartUpload does
+	// (their parts are queued for collection).
+	AbortIdleUploads(context.Context, *AbortIdleUploadsRequest) (*AbortIdleUploadsResponse, error)
 	mustEmbedUnimplementedPlacementServiceServer()
 }
 
@@ -168,6 +187,9 @@ func (UnimplementedPlacementServiceServer) LocateShards(context.Context, *Locate
 }
 func (UnimplementedPlacementServiceServer) CollectBucket(context.Context, *CollectBucketRequest) (*CollectBucketResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CollectBucket not implemented")
+}
+func (UnimplementedPlacementServiceServer) AbortIdleUploads(context.Context, *AbortIdleUploadsRequest) (*AbortIdleUploadsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AbortIdleUploads not implemented")
 }
 func (UnimplementedPlacementServiceServer) mustEmbedUnimplementedPlacementServiceServer() {}
 func (UnimplementedPlacementServiceServer) testEmbeddedByValue()                          {}
@@ -280,6 +302,24 @@ func _PlacementService_CollectBucket_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PlacementService_AbortIdleUploads_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortIdleUploadsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PlacementServiceServer).AbortIdleUploads(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PlacementService_AbortIdleUploads_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PlacementServiceServer).AbortIdleUploads(ctx, req.(*AbortIdleUploadsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PlacementService_ServiceDesc is the grpc.ServiceDesc for PlacementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -306,6 +346,10 @@ var PlacementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CollectBucket",
 			Handler:    _PlacementService_CollectBucket_Handler,
+		},
+		{
+			MethodName: "AbortIdleUploads",
+			Handler:    _PlacementService_AbortIdleUploads_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

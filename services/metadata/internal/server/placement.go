@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/metadata/internal/store"
@@ -88,4 +89,17 @@ func (s *PlacementServer) CollectBucket(ctx context.Context, req *metadatav1.Col
 		return nil, err
 	}
 	return &metadatav1.CollectBucketResponse{Collected: int32(n), Done: done}, nil
+}
+
+// AbortIdleUploads implements PlacementService.
+func (s *PlacementServer) AbortIdleUploads(ctx context.Context, req *metadatav1.AbortIdleUploadsRequest) (*metadatav1.AbortIdleUploadsResponse, error) {
+	if req.GetIdleSeconds() <= 0 {
+		return nil, invalidArgument("idle_seconds %d: want > 0", req.GetIdleSeconds())
+	}
+	idleSince := time.Now().Add(-time.Duration(req.GetIdleSeconds()) * time.Second)
+	n, err := s.store.AbortIdleUploads(ctx, req.GetRegion(), idleSince, int(req.GetLimit()))
+	if err != nil {
+		return nil, err
+	}
+	return &metadatav1.AbortIdleUploadsResponse{Aborted: int32(n)}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -408,4 +409,58 @@ func (s *Store) CollectBucket(ctx context.Context, region string, bucketID int64
 		s.written(region)
 	}
 	return collected, collected < limit, nil
+}
+
+// AbortIdleUploads aborts up to limit uploads in progress that were started
+// before idleSince and have had no part uploaded since, as
+// AbortMultipartUpload does, and returns how many it aborted. An upload
+// that completes or is aborted meanwhile is skipped.
+func (s *Store) AbortIdleUploads(ctx context.Context, region string, idleSince time.Time, limit int) (int, error) {
+	pool, err := s.regionalPool(region)
+	if err != nil {
+		return 0, err
+	}
+	if limit <= 0 || limit > MaxScanLimit {
+		return 0, invalid("limit %d: want 1 to %d", limit, MaxScanLimit)
+	}
+	rows, err := pool.Query(ctx, `
+		SELECT u.upload_id::text, u.bucket_id, u.key FROM multipart_uploads u
+		 WHERE u.state = 'in_progress' AND u.initiated < $1
+		   AND NOT EXISTS (SELECT 1 FROM multipart_parts p WHERE p.upload_id = u.upload_id AND p.last_modified >= $1)
+		 ORDER BY u.initiated LIMIT $2`, idleSince, limit)
+	if err != nil {
+		return 0, fmt.Errorf("find idle uploads: %w", err)
+	}
+	type idle struct {
+		id, key  string
+		bucketID int64
+	}
+	uploads, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (idle, error) {
+		var u idle
+		return u, row.Scan(&u.id, &u.bucketID, &u.key)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("find idle uploads: %w", err)
+	}
+	aborted := 0
+	for _, u := range uploads {
+		var name string
+		err := s.global.QueryRow(ctx, "SELECT name FROM buckets WHERE id = $1 AND deleted_at IS NULL", u.bucketID).Scan(&name)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue // a deleted bucket's uploads go with it
+		}
+		if err != nil {
+			return aborted, fmt.Errorf("find bucket %d: %w", u.bucketID, err)
+		}
+		err = s.AbortMultipartUpload(ctx, name, u.key, u.id)
+		if errors.Is(err, ErrNoSuchUpload) {
+			continue
+		}
+		if err != nil {
+			return aborted, err
+		}
+		s.log.Info("aborted idle multipart upload", "bucket", name, "key", u.key, "upload_id", u.id)
+		aborted++
+	}
+	return aborted, nil
 }

@@ -5,7 +5,8 @@
 // node-lost-after; MoveShard for a shard on a draining node, or on a node
 // that placement over the live nodes no longer ranks among the segment's
 // (a node joined). At the end of every pass it queues a ReconcileNode task
-// per live node, which removes shards no placement names.
+// per live node, which removes shards no placement names, and aborts
+// multipart uploads idle longer than multipart.abort-idle-after.
 //
 // Its cursor is saved in etcd, so a new leader resumes where the last one
 // stopped. Queued tasks carry a dedup key per shard: seeing a shard again
@@ -48,6 +49,8 @@ type Config struct {
 	Verify        bool
 	NodeLostAfter time.Duration
 	Rebalance     bool
+	// AbortIdleUploadsAfter: 0 keeps idle multipart uploads forever.
+	AbortIdleUploadsAfter time.Duration
 }
 
 // RegisterFlags registers the scanner.* flags.
@@ -59,6 +62,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Verify, "scanner.verify", true, "have storage nodes read and check every block of every shard (else only its presence)")
 	fs.DurationVar(&c.NodeLostAfter, "scanner.node-lost-after", 10*time.Minute, "a storage node out of the cluster this long has its shards rebuilt elsewhere")
 	fs.BoolVar(&c.Rebalance, "scanner.rebalance", true, "move shards to the nodes placement ranks first (after joins)")
+	fs.DurationVar(&c.AbortIdleUploadsAfter, "multipart.abort-idle-after", 7*24*time.Hour, "abort multipart uploads with no part uploaded for this long, once per scanner pass (0: never)")
 }
 
 // Validate checks the settings.
@@ -72,6 +76,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("scanner.interval %s: want >= 0", c.Interval)
 	case c.NodeLostAfter < time.Second:
 		return fmt.Errorf("scanner.node-lost-after %s: want at least 1s", c.NodeLostAfter)
+	case c.AbortIdleUploadsAfter < 0 || (c.AbortIdleUploadsAfter > 0 && c.AbortIdleUploadsAfter < time.Second):
+		return fmt.Errorf("multipart.abort-idle-after %s: want 0 (never) or at least 1s", c.AbortIdleUploadsAfter)
 	}
 	return nil
 }
@@ -86,10 +92,11 @@ type Stater interface {
 	StatShard(ctx context.Context, nodeID, shardID string, verify bool) (*storagev1.StatShardResponse, error)
 }
 
-// Segments pages through placement; metadatav1.PlacementServiceClient
-// satisfies it.
+// Segments pages through placement and aborts idle uploads;
+// metadatav1.PlacementServiceClient satisfies it.
 type Segments interface {
 	ScanSegments(ctx context.Context, in *metadatav1.ScanSegmentsRequest, opts ...grpc.CallOption) (*metadatav1.ScanSegmentsResponse, error)
+	AbortIdleUploads(ctx context.Context, in *metadatav1.AbortIdleUploadsRequest, opts ...grpc.CallOption) (*metadatav1.AbortIdleUploadsResponse, error)
 }
 
 // Enqueuer queues tasks; metadatav1.TaskServiceClient satisfies it.
@@ -129,6 +136,8 @@ type Scanner struct {
 	queued   *prometheus.CounterVec
 	passes   prometheus.Counter
 	lastPass prometheus.Gauge
+
+	abortedUploads prometheus.Counter
 }
 
 // New returns a Scanner for region; id names this worker in the election.
@@ -161,6 +170,10 @@ func New(cfg Config, region, id string, cli *clientv3.Client, cluster string, no
 		lastPass: f.NewGauge(prometheus.GaugeOpts{
 			Name: "anvil_worker_scanner_last_pass_timestamp_seconds",
 			Help: "When the last complete pass ended (Unix time).",
+		}),
+		abortedUploads: f.NewCounter(prometheus.CounterOpts{
+			Name: "anvil_worker_idle_uploads_aborted_total",
+			Help: "Multipart uploads aborted for being idle longer than multipart.abort-idle-after.",
 		}),
 	}
 }
@@ -257,6 +270,7 @@ func (s *Scanner) scan(ctx context.Context) error {
 		cursor = page.GetNextCursor()
 		if page.GetDone() {
 			s.reconcileNodes(ctx)
+			s.abortIdleUploads(ctx)
 			s.passes.Inc()
 			s.lastPass.Set(float64(s.now().Unix()))
 			s.log.Info("scanner pass done", "region", s.region)
@@ -439,6 +453,29 @@ func (s *Scanner) reconcileNodes(ctx context.Context) {
 			continue
 		}
 		s.enqueueRaw(ctx, orphans.TaskReconcileNode, priorityReconcile, b, "reconcile:"+m.ID)
+	}
+}
+
+// abortIdleUploads aborts the region's idle multipart uploads, a page at a
+// time.
+func (s *Scanner) abortIdleUploads(ctx context.Context) {
+	if s.cfg.AbortIdleUploadsAfter == 0 {
+		return
+	}
+	for {
+		cctx, cancel := context.WithTimeout(ctx, callTimeout)
+		resp, err := s.segments.AbortIdleUploads(cctx, &metadatav1.AbortIdleUploadsRequest{
+			Region: s.region, IdleSeconds: int64(s.cfg.AbortIdleUploadsAfter / time.Second), Limit: 100,
+		})
+		cancel()
+		if err != nil {
+			s.log.Warn("scanner cannot abort idle uploads", "err", err)
+			return
+		}
+		s.abortedUploads.Add(float64(resp.GetAborted()))
+		if resp.GetAborted() < 100 {
+			return
+		}
 	}
 }
 
