@@ -195,6 +195,28 @@ func TestNodeLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Run("all nodes back", readAll)
+	t.Run("the degraded write regains its missing shard", func(t *testing.T) {
+		// Its commit queued a repair; it succeeds once a node free of the
+		// object's shards is back.
+		eventually(t, 3*time.Minute, func() string {
+			for _, seg := range segmentsOf(t, bucket, "written-degraded") {
+				for i, node := range seg.GetNodeIds() {
+					if node == "" {
+						return fmt.Sprintf("shard %d of %s still has no node", i, seg.GetDataId())
+					}
+				}
+			}
+			return ""
+		})
+		for _, seg := range segmentsOf(t, bucket, "written-degraded") {
+			for i, node := range seg.GetNodeIds() {
+				if shardFile(t, node, fmt.Sprintf("%s.%d", seg.GetDataId(), i)) == "" {
+					t.Fatalf("shard %d of %s is not on %s", i, seg.GetDataId(), node)
+				}
+			}
+		}
+		readAll(t)
+	})
 }
 
 // gatewayGauge reads one sample from a process's /metrics.

@@ -284,9 +284,8 @@ func (s *Store) Put(ctx context.Context, req PutRequest) (PutResult, error) {
 		}
 	}
 	if durable < n {
-		// Repair queuing arrives with the worker; until then the log says
-		// which shards are missing.
-		s.log.Warn("object written with missing shards, needs repair",
+		// The commit records them without a node and queues their repair.
+		s.log.Warn("object written with missing shards, repair queued at commit",
 			"data_id", dataID, "durable", durable, "shards", n)
 	}
 	out := PutResult{ETag: hex.EncodeToString(digest)}
@@ -439,8 +438,8 @@ func (s *Store) getSegment(ctx context.Context, seg *metadatav1.Segment, offset,
 		BlockTimeout: s.cfg.BlockTimeout,
 		OnShardError: func(index int, err error) {
 			s.shardErrors.WithLabelValues("get").Inc()
-			// Repair queuing arrives with the worker; the log names the shard.
-			s.log.Warn("read shard failed, reconstructing; shard needs repair",
+			// The scanner finds and repairs the shard; the log names it.
+			s.log.Warn("read shard failed, reconstructing; the scanner repairs the shard",
 				"data_id", dataID, "shard", index, "node_id", seg.GetNodeIds()[index], "err", err)
 		},
 	})

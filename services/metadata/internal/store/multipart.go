@@ -329,12 +329,12 @@ func (s *Store) PutPart(ctx context.Context, bucket, key, uploadID string, partN
 		if err != nil {
 			return fmt.Errorf("write part: %w", err)
 		}
-		return nil
+		return queueMissingShards(ctx, tx, SegmentOwner{BucketID: b.ID, Key: key, UploadID: uploadID, PartNumber: partNumber}, []Segment{seg})
 	})
 	if err != nil {
 		return Part{}, fmt.Errorf("put part %d of %s/%s upload %s: %w", partNumber, bucket, key, uploadID, err)
 	}
-	if replaced > 0 {
+	if replaced > 0 || hasMissingShards([]Segment{seg}) {
 		s.written(b.Region)
 	}
 	return p, nil

@@ -330,6 +330,7 @@ func (s *Store) CommitObject(ctx context.Context, v Version, pre Preconditions) 
 		return Version{}, err
 	}
 	var retired int64
+	var id string // the version's row id (v.VersionID is what S3 shows)
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if pre != (Preconditions{}) {
 			st, err := lockKey(ctx, tx, b, v.Key)
@@ -339,8 +340,11 @@ func (s *Store) CommitObject(ctx context.Context, v Version, pre Preconditions) 
 			if err := st.check(pre, b.Name, v.Key); err != nil {
 				return err
 			}
-			_, retired, err = writeVersion(ctx, tx, b, st, &v, enc)
-			return err
+			id, retired, err = writeVersion(ctx, tx, b, st, &v, enc)
+			if err != nil {
+				return err
+			}
+			return queueMissingShards(ctx, tx, SegmentOwner{BucketID: b.ID, Key: v.Key, VersionID: id}, v.Segments)
 		}
 		// Nothing to check first: locks and writes in one round trip.
 		batch := &pgx.Batch{}
@@ -349,17 +353,20 @@ func (s *Store) CommitObject(ctx context.Context, v Version, pre Preconditions) 
 		br := tx.SendBatch(ctx, batch)
 		st, err := readKeyState(br, b.Name)
 		if err == nil {
-			_, retired, err = readWrite(br, b, st.versioning, &v)
+			id, retired, err = readWrite(br, b, st.versioning, &v)
 		}
 		if closeErr := br.Close(); err == nil && closeErr != nil {
 			err = fmt.Errorf("run commit batch: %w", closeErr)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return queueMissingShards(ctx, tx, SegmentOwner{BucketID: b.ID, Key: v.Key, VersionID: id}, v.Segments)
 	})
 	if err != nil {
 		return Version{}, fmt.Errorf("commit %s/%s: %w", v.Bucket, v.Key, err)
 	}
-	if retired > 0 {
+	if retired > 0 || hasMissingShards(v.Segments) {
 		s.written(b.Region)
 	}
 	s.log.Debug("committed object", "bucket", v.Bucket, "key", v.Key, "version_id", v.VersionID, "replaced", retired)

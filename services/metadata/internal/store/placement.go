@@ -464,3 +464,42 @@ func (s *Store) AbortIdleUploads(ctx context.Context, region string, idleSince t
 	}
 	return aborted, nil
 }
+
+// hasMissingShards reports whether a segment records a shard without a node.
+func hasMissingShards(segs []Segment) bool {
+	for _, seg := range segs {
+		if seg.DataID != "" && slices.Contains(seg.NodeIDs, "") {
+			return true
+		}
+	}
+	return false
+}
+
+// queueMissingShards queues, in the caller's transaction, a RepairShard task
+// (through the outbox) for every shard the segments record without a node,
+// so an object written while a node was down regains full redundancy
+// without waiting for the scanner. The payload is the worker's repair
+// payload.
+func queueMissingShards(ctx context.Context, tx pgx.Tx, o SegmentOwner, segs []Segment) error {
+	for _, seg := range segs {
+		for i, node := range seg.NodeIDs {
+			if node != "" || seg.DataID == "" {
+				continue
+			}
+			payload, err := json.Marshal(map[string]any{
+				"owner": map[string]any{
+					"bucket_id": o.BucketID, "key": o.Key, "version_id": o.VersionID,
+					"upload_id": o.UploadID, "part_number": o.PartNumber,
+				},
+				"data_id": seg.DataID, "index": i, "from_node": "", "reason": "missing",
+			})
+			if err != nil {
+				return fmt.Errorf("encode repair payload: %w", err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO outbox (type, payload) VALUES ($1, $2::jsonb)", TaskRepairShard, string(payload)); err != nil {
+				return fmt.Errorf("queue repair of shard %d of %s: %w", i, seg.DataID, err)
+			}
+		}
+	}
+	return nil
+}

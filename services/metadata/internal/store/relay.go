@@ -182,8 +182,10 @@ func (r *Relay) enqueue(ctx context.Context, batch []outboxRow) error {
 		ids[i], types[i], payloads[i] = o.id, o.typ, string(o.payload)
 	}
 	rows, err := r.store.global.Query(ctx, `
-		INSERT INTO tasks (type, region, payload, source_region, source_id, run_after)
-		SELECT t.type, $1, t.payload::jsonb, $1, t.id, now() + $5 * interval '1 millisecond'
+		INSERT INTO tasks (type, region, payload, source_region, source_id, run_after, priority)
+		SELECT t.type, $1, t.payload::jsonb, $1, t.id,
+		       now() + CASE WHEN t.type IN ('`+TaskDeleteObject+`', '`+TaskDeleteParts+`') THEN $5 ELSE 0 END * interval '1 millisecond',
+		       CASE WHEN t.type = '`+TaskRepairShard+`' THEN `+repairPriority+` ELSE 0 END
 		  FROM unnest($2::bigint[], $3::text[], $4::text[]) AS t (id, type, payload)
 		ON CONFLICT (source_region, source_id) DO NOTHING
 		RETURNING type`, r.region, ids, types, payloads, r.store.gcGrace.Milliseconds())

@@ -132,6 +132,11 @@ const (
 	TaskDeleteParts = "DeleteParts"
 	// TaskDeleteBucket is queued for a bucket deleted with objects in it.
 	TaskDeleteBucket = "DeleteBucket"
+	// TaskRepairShard is queued for a shard a commit records without a
+	// node (written while a node was down). Only garbage collection waits
+	// for GCGrace; repairs run at once, ahead of other tasks.
+	TaskRepairShard = "RepairShard"
+	repairPriority  = "10"
 )
 
 // ListOptions select a page of ListObjects.

@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -231,8 +232,7 @@ const sqlExhaust = `
 	UPDATE tasks
 	   SET status = 'dead', lease_expires_at = NULL, updated_at = now(),
 	       last_error = left('lease expired after ' || attempts || ' attempts' || coalesce('; last error: ' || last_error, ''), 4096)
-	 WHERE status = 'leased' AND lease_expires_at < now() AND attempts >= max_attempts
-	RETURNING type`
+	 WHERE status = 'leased' AND lease_expires_at < now() AND attempts >= max_attempts`
 
 // sqlLease claims runnable tasks. The CTE is materialised, so the locking
 // subquery runs once. The status IN list matches the tasks_runnable index.
@@ -276,7 +276,7 @@ func (q *Queue) Lease(ctx context.Context, req LeaseRequest) ([]Task, error) {
 	if types == nil {
 		types = []string{}
 	}
-	rows, err := q.global.Query(ctx, sqlExhaust)
+	rows, err := q.global.Query(ctx, sqlExhaust+" RETURNING type")
 	if err != nil {
 		return nil, fmt.Errorf("park exhausted tasks: %w", err)
 	}
@@ -466,6 +466,11 @@ func (q *Queue) Enqueue(ctx context.Context, req EnqueueRequest) (Task, error) {
 	var dedup *string
 	if req.DedupKey != "" {
 		dedup = &req.DedupKey
+		// A holder of the key whose last lease lapsed with no attempts left
+		// would never run again: park it as dead first, as leasing would.
+		if _, err := q.global.Exec(ctx, sqlExhaust+" AND dedup_key = $1", req.DedupKey); err != nil {
+			return Task{}, fmt.Errorf("enqueue task: park exhausted duplicate: %w", err)
+		}
 	}
 	// Two enqueues with one key may race: the loser's insert does nothing and
 	// its select finds the winner's row (or, when that task finished in
@@ -558,6 +563,10 @@ func (q *Queue) Retry(ctx context.Context, id int64) (Task, error) {
 			return Task{}, gerr
 		}
 		return Task{}, fmt.Errorf("%w: task %d is %s", ErrWrongState, id, cur.Status)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation: tasks_dedup
+		return Task{}, fmt.Errorf("%w: task %d: a newer unfinished task does the same work (same dedup key)", ErrWrongState, id)
 	}
 	if err != nil {
 		return Task{}, fmt.Errorf("retry task %d: %w", id, err)

@@ -99,8 +99,8 @@ func splitShardID(id string) (dataID string, index int, ok bool) {
 		return "", 0, false
 	}
 	n, err := strconv.Atoi(id[i+1:])
-	if err != nil || n < 0 {
-		return "", 0, false
+	if err != nil || n < 0 || strconv.Itoa(n) != id[i+1:] {
+		return "", 0, false // placements only ever name "<data id>.<n>"
 	}
 	return id[:i], n, true
 }

@@ -205,10 +205,16 @@ func (r *Repairer) Handle(ctx context.Context, task *metadatav1.Task) error {
 	}
 	live := r.nodes.Members(membership.RoleStorageNode, region)
 	move := task.GetType() == TaskMoveShard
-	if !move && cur != "" && r.healthy(ctx, live, cur, shardID) {
-		return nil
+	if !move && cur != "" {
+		ok, err := r.healthy(ctx, live, cur, shardID)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
 	}
-	target, err := r.target(seg, p, live)
+	target, err := r.target(seg, p, live, move)
 	if err != nil {
 		return err
 	}
@@ -286,27 +292,28 @@ func (r *Repairer) segment(ctx context.Context, region string, p Payload) (*meta
 }
 
 // healthy reports whether node holds a verified copy of the shard. A node
-// that is up but cannot answer counts as healthy: the task is retried rather
-// than rebuilding a shard that may be fine.
-func (r *Repairer) healthy(ctx context.Context, live []membership.Member, node, shardID string) bool {
+// that is up but cannot answer is an error: the task is retried rather than
+// rebuilding a shard that may be fine.
+func (r *Repairer) healthy(ctx context.Context, live []membership.Member, node, shardID string) (bool, error) {
 	if !slices.ContainsFunc(live, func(m membership.Member) bool { return m.ID == node }) {
-		return false
+		return false, nil
 	}
 	_, err := r.shards.StatShard(ctx, node, shardID, true)
 	switch status.Code(err) {
+	case codes.OK:
+		return true, nil
 	case codes.NotFound, codes.DataLoss:
-		return false
+		return false, nil
 	}
-	if err != nil {
-		r.log.Info("cannot check shard before repair", "shard_id", shardID, "node_id", node, "err", err)
-	}
-	return true
+	return false, fmt.Errorf("check shard %s on %s before repairing it: %w", shardID, node, err)
 }
 
 // target picks the node for the new copy: to_node when still usable, else
 // the node placement ranks first for the segment among those holding none
-// of its shards, so the rebalancer finds nothing to move afterwards.
-func (r *Repairer) target(seg *metadatav1.Segment, p Payload, live []membership.Member) (string, error) {
+// of its shards, so the rebalancer finds nothing to move afterwards. A move
+// never goes to a draining node (it would only have to move again); a
+// repair may, when nothing else is free, since redundancy comes first.
+func (r *Repairer) target(seg *metadatav1.Segment, p Payload, live []membership.Member, move bool) (string, error) {
 	holders := map[string]bool{}
 	for _, id := range seg.GetNodeIds() {
 		if id != "" {
@@ -314,6 +321,13 @@ func (r *Repairer) target(seg *metadatav1.Segment, p Payload, live []membership.
 		}
 	}
 	cands := placement.Candidates(live, len(seg.GetNodeIds()))
+	if move {
+		draining := map[string]bool{}
+		for _, m := range live {
+			draining[m.ID] = m.Draining
+		}
+		cands = slices.DeleteFunc(cands, func(n placement.Node) bool { return draining[n.ID] })
+	}
 	if p.ToNode != "" && !holders[p.ToNode] && slices.ContainsFunc(cands, func(n placement.Node) bool { return n.ID == p.ToNode }) {
 		return p.ToNode, nil
 	}
