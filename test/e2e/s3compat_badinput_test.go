@@ -246,3 +246,41 @@ func md5b64(b []byte) string {
 	sum := md5.Sum(b)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
+
+// Malformed ids the gateway passes through to metadata are the client's
+// error (400 InvalidArgument), not a 500 an SDK would retry; an expected
+// bucket owner that is not the owner is refused before anything changes.
+func TestS3CompatIDsAndExpectedOwner(t *testing.T) {
+	c := rootClient()
+	bucket := newBucket(t, c)
+	put(t, c, bucket, "src", []byte("source"))
+
+	_, err := c.CopyObject(ctx(t), &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"),
+		CopySource: aws.String(bucket + "/src?versionId=not-a-uuid")})
+	wantCode(t, err, "InvalidArgument", 400)
+	_, err = c.ListMultipartUploads(ctx(t), &s3.ListMultipartUploadsInput{Bucket: &bucket,
+		KeyMarker: aws.String("a"), UploadIdMarker: aws.String("not-a-uuid")})
+	wantCode(t, err, "InvalidArgument", 400)
+	if strings.Contains(err.Error(), "rpc error") || strings.Contains(err.Error(), "store:") {
+		t.Fatalf("the S3 error message shows the service's internals: %v", err)
+	}
+
+	_, err = c.DeleteObject(ctx(t), &s3.DeleteObjectInput{Bucket: &bucket, Key: aws.String("src"), ExpectedBucketOwner: aws.String("123456789012")})
+	wantCode(t, err, "AccessDenied", 403)
+	if got, err := get(t, c, bucket, "src", ""); err != nil || string(got) != "source" {
+		t.Fatalf("object after a refused delete: %q, %v", got, err)
+	}
+	_, err = c.CopyObject(ctx(t), &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"), CopySource: aws.String(bucket + "/src"),
+		ExpectedSourceBucketOwner: aws.String("123456789012")})
+	wantCode(t, err, "AccessDenied", 403)
+	ak, _ := cluster.Credentials()
+	if _, err := c.CopyObject(ctx(t), &s3.CopyObjectInput{Bucket: &bucket, Key: aws.String("dst"), CopySource: aws.String(bucket + "/src"),
+		ExpectedBucketOwner: aws.String(ak)}); err != nil {
+		t.Fatalf("copy naming the owner by its access key: %v", err)
+	}
+	_, err = c.DeleteBucket(ctx(t), &s3.DeleteBucketInput{Bucket: &bucket, ExpectedBucketOwner: aws.String("123456789012")})
+	wantCode(t, err, "AccessDenied", 403)
+	if _, err := c.HeadBucket(ctx(t), &s3.HeadBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatalf("bucket after a refused delete: %v", err)
+	}
+}

@@ -210,8 +210,13 @@ func toS3Error(err error) *Error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return newError(ErrServiceUnavailable, "The request timed out inside the service.")
 	}
-	if st, ok := status.FromError(err); ok && st.Code() != codes.OK && st.Code() != codes.Unknown {
-		return fromStatus(st)
+	// The status itself, not status.FromError's: that one folds the
+	// gateway's wrapping into the message, which clients would then see.
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) {
+		if st := grpcErr.GRPCStatus(); st.Code() != codes.OK && st.Code() != codes.Unknown {
+			return fromStatus(st)
+		}
 	}
 	return newError(ErrInternalError, "")
 }
@@ -257,6 +262,10 @@ func fromStatus(st *status.Status) *Error {
 	switch st.Code() {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
 		return newError(ErrServiceUnavailable, "")
+	case codes.InvalidArgument:
+		// Input the gateway passed through unchecked (a version id, a
+		// marker) and the metadata service refused: the client's error.
+		return newError(ErrInvalidArgument, strings.TrimPrefix(st.Message(), "store: invalid argument: "))
 	}
 	return newError(ErrInternalError, "")
 }

@@ -120,6 +120,21 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 	}
 }
 
+// checkExpectedOwner refuses a request whose x-amz-expected-bucket-owner
+// (or, for copies, x-amz-source-expected-bucket-owner) names another owner
+// than the buckets': AWS answers 403 so a client never writes to or reads
+// from a bucket it did not expect. The owner is named by its canonical id
+// or by the root access key id it derives from.
+func (h *Handler) checkExpectedOwner(r *http.Request) *Error {
+	for _, name := range []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Source-Expected-Bucket-Owner"} {
+		v := r.Header.Get(name)
+		if v != "" && v != h.owner.ID && v != h.cfg.OwnerID {
+			return newError(ErrAccessDenied, "")
+		}
+	}
+	return nil
+}
+
 // ownerID derives a canonical-user-id-like hex string from a name.
 func ownerID(name string) string {
 	sum := sha256.Sum256([]byte("anvil-owner:" + name))
@@ -257,6 +272,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.route.Err != nil {
 		h.writeError(req, req.route.Err)
+		return
+	}
+	if e := h.checkExpectedOwner(r); e != nil {
+		h.writeError(req, e)
 		return
 	}
 	if err := h.dispatch(req, res); err != nil {
