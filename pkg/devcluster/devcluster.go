@@ -66,6 +66,7 @@ type Cluster struct {
 	opts      Options
 	log       *slog.Logger
 	pg        *localpg.Cluster
+	pgOpts    localpg.Options
 	etcd      *localetcd.Server
 	accessKey string
 	secretKey string
@@ -181,7 +182,8 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		return nil, fmt.Errorf("open postgres log: %w", err)
 	}
 	c.log.Info("starting postgres", "port", pgPort)
-	c.pg, err = localpg.Start(ctx, localpg.Options{DataDir: filepath.Join(opts.DataDir, "postgres"), Port: pgPort, Log: pgLog})
+	c.pgOpts = localpg.Options{DataDir: filepath.Join(opts.DataDir, "postgres"), Port: pgPort, Log: pgLog}
+	c.pg, err = localpg.Start(ctx, c.pgOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -589,6 +591,35 @@ func (c *Cluster) StartGateway(ctx context.Context, extraArgs ...string) (string
 		return "", err
 	}
 	return "http://127.0.0.1:" + strconv.Itoa(s.ports["s3"]), nil
+}
+
+// StopPostgres stops the private Postgres (tests of what services do
+// without their database); StartPostgres starts it again.
+func (c *Cluster) StopPostgres() error { return c.pg.Stop() }
+
+// StartPostgres starts the private Postgres again after StopPostgres, on
+// the same port and data.
+func (c *Cluster) StartPostgres(ctx context.Context) error {
+	pg, err := localpg.Start(ctx, c.pgOpts)
+	if err != nil {
+		return err
+	}
+	c.pg = pg
+	return nil
+}
+
+// StopEtcd stops the embedded etcd; StartEtcd starts it again.
+func (c *Cluster) StopEtcd() { c.etcd.Close() }
+
+// StartEtcd starts the embedded etcd again after StopEtcd, on the same
+// ports and data.
+func (c *Cluster) StartEtcd() error {
+	e, err := localetcd.Start(filepath.Join(c.opts.DataDir, "etcd"), c.ports.used["etcd-client"], c.ports.used["etcd-peer"])
+	if err != nil {
+		return err
+	}
+	c.etcd = e
+	return nil
 }
 
 // StartStorageNode starts one more (empty) storage node and returns its id.

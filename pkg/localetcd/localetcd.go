@@ -5,6 +5,7 @@ package localetcd
 import (
 	"fmt"
 	"net/url"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -14,6 +15,7 @@ import (
 type Server struct {
 	e        *embed.Etcd
 	endpoint string
+	once     sync.Once
 }
 
 // Start runs etcd with its data in dir, serving clients on 127.0.0.1:clientPort.
@@ -44,8 +46,8 @@ func Start(dir string, clientPort, peerPort int) (*Server, error) {
 // Endpoint returns host:port for clients.
 func (s *Server) Endpoint() string { return s.endpoint }
 
-// Close stops the server.
-func (s *Server) Close() { s.e.Close() }
+// Close stops the server; calling it again does nothing.
+func (s *Server) Close() { s.once.Do(s.e.Close) }
 
 // Err reports a fatal server error.
 func (s *Server) Err() <-chan error { return s.e.Err() }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,9 @@ type Cluster struct {
 	opts Options
 	cmd  *exec.Cmd
 	done chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // FindBinDir returns the newest /usr/lib/postgresql/<v>/bin holding initdb,
@@ -212,15 +216,18 @@ func (c *Cluster) CreateDatabase(ctx context.Context, db string) error {
 	return nil
 }
 
-// Stop shuts the server down (fast mode) and waits for it.
+// Stop shuts the server down (fast mode) and waits for it; calling it again
+// returns the first call's result.
 func (c *Cluster) Stop() error {
-	_ = c.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-c.done:
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		return errors.New("postgres did not stop within 30s; killed")
-	}
+	c.stopOnce.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-c.done:
+		case <-time.After(30 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+			c.stopErr = errors.New("postgres did not stop within 30s; killed")
+		}
+	})
+	return c.stopErr
 }

@@ -300,6 +300,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 			}
 			return nil
 		},
+		// A watch on an etcd that is gone does not always break: ask it.
+		"etcd": func(ctx context.Context) error { return membership.Healthy(ctx, etcd) },
 		"membership": func(ctx context.Context) error {
 			if !view.Synced() {
 				return errors.New("membership view not synced with etcd")

@@ -5,6 +5,7 @@
 package metadata
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -28,6 +29,7 @@ import (
 	"github.com/anvil-store/anvil/services/metadata/internal/taskqueue"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -378,18 +380,20 @@ func (m *Metadata) register(ctx context.Context, cli *clientv3.Client, member me
 // gateways probing it avoid a replica that cannot reach Postgres.
 func (m *Metadata) reportHealth(ctx context.Context, h *health.Server, st *store.Store) {
 	defer h.Shutdown()
+	up := promauto.With(m.reg).NewGaugeVec(prometheus.GaugeOpts{
+		Name: "anvil_metadata_database_up",
+		Help: "1 when the database answered the last ping (every few seconds), by database: global or the region's name.",
+	}, []string{"database"})
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()
 	last := healthpb.HealthCheckResponse_UNKNOWN
 	for {
 		status := healthpb.HealthCheckResponse_SERVING
 		pingCtx, cancel := context.WithTimeout(ctx, pingTimeout)
-		err := st.PingGlobal(pingCtx)
+		err := ping(pingCtx, up, "global", st.PingGlobal)
 		for _, r := range st.Regions() {
-			if err != nil {
-				break
-			}
-			err = st.PingRegional(pingCtx, r)
+			rerr := ping(pingCtx, up, r, func(ctx context.Context) error { return st.PingRegional(ctx, r) })
+			err = cmp.Or(err, rerr)
 		}
 		cancel()
 		if err != nil {
@@ -410,4 +414,15 @@ func (m *Metadata) reportHealth(ctx context.Context, h *health.Server, st *store
 		case <-t.C:
 		}
 	}
+}
+
+// ping runs one database ping and records its outcome in up.
+func ping(ctx context.Context, up *prometheus.GaugeVec, database string, fn func(context.Context) error) error {
+	err := fn(ctx)
+	v := 1.0
+	if err != nil {
+		v = 0
+	}
+	up.WithLabelValues(database).Set(v)
+	return err
 }

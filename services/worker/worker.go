@@ -52,6 +52,7 @@ type Config struct {
 	MaxBatch       int
 	StopTimeout    time.Duration
 	OrphanGrace    time.Duration
+	OrphanDelete   bool
 	MoveRate       int64
 	Scanner        scanner.Config
 	Membership     membership.Config
@@ -71,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.MaxBatch, "worker.max-batch", 16, "most tasks leased per call (never more than free slots)")
 	fs.DurationVar(&c.StopTimeout, "worker.stop-timeout", 20*time.Second, "at shutdown, how long running tasks may finish before they are abandoned to lapse")
 	fs.DurationVar(&c.OrphanGrace, "orphans.grace", time.Hour, "a shard no placement names is deleted once it is this old (must exceed the time from a shard write to its commit)")
+	fs.BoolVar(&c.OrphanDelete, "orphans.delete", true, "delete orphan shards; false only logs and counts them (after a database restore, see docs/operations/backup.md)")
 	fs.Int64Var(&c.MoveRate, "rebalance.bytes-per-second", 64<<20, "bytes per second this worker writes for rebalancing and drain moves (0: no cap; repairs are never capped)")
 	c.Scanner.RegisterFlags(fs)
 	c.Membership.RegisterFlags(fs)
@@ -178,7 +180,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	repairer := repair.New(nodes, view, placements, w.log, registry, repair.Options{
 		CallTimeout: callTimeout, BlockTimeout: shardTimeout, MoveBytesPerSecond: w.cfg.MoveRate,
 	})
-	reconciler := orphans.New(nodes, placements, w.log, registry, orphans.Options{Grace: w.cfg.OrphanGrace, CallTimeout: callTimeout})
+	reconciler := orphans.New(nodes, placements, w.log, registry, orphans.Options{
+		Grace: w.cfg.OrphanGrace, CallTimeout: callTimeout, ReportOnly: !w.cfg.OrphanDelete,
+	})
 	handlers := map[string]runner.Handler{
 		gc.TaskDeleteBucket:       gc.NewBucketCollector(placements, w.log, callTimeout).Handle,
 		orphans.TaskReconcileNode: reconciler.Handle,

@@ -40,7 +40,17 @@ type healCluster struct {
 	dead     map[string]bool // storage nodes killed for good
 }
 
-func startHealCluster(t *testing.T) *healCluster {
+// healArgs tune worker-1 of the self-healing cluster: a scanner pass every
+// half second, short grace periods.
+var healArgs = []string{
+	"-scanner.interval=500ms", "-scanner.rate=5000", "-scanner.node-lost-after=3s",
+	"-orphans.grace=5s", "-rebalance.bytes-per-second=0", "-worker.poll-interval=100ms",
+	"-multipart.abort-idle-after=3s",
+}
+
+// startHealCluster starts a dedicated cluster of storageNodes nodes (4+2)
+// whose worker-1 runs with workerArgs.
+func startHealCluster(t *testing.T, storageNodes int, workerArgs ...string) *healCluster {
 	t.Helper()
 	// Postgres runs as the postgres user when the tests run as root.
 	dir, err := os.MkdirTemp("", "anvil-heal-")
@@ -49,13 +59,9 @@ func startHealCluster(t *testing.T) *healCluster {
 	}
 	_ = os.Chmod(dir, 0o755)
 	c, err := devcluster.Start(ctx(t), devcluster.Options{
-		DataDir: dir, BinDir: sharedBinDir, StorageNodes: 7, DataShards: 4, ParityShards: 2,
-		Log: slog.New(slog.DiscardHandler),
-		WorkerArgs: []string{
-			"-scanner.interval=500ms", "-scanner.rate=5000", "-scanner.node-lost-after=3s",
-			"-orphans.grace=5s", "-rebalance.bytes-per-second=0", "-worker.poll-interval=100ms",
-			"-multipart.abort-idle-after=3s",
-		},
+		DataDir: dir, BinDir: sharedBinDir, StorageNodes: storageNodes, DataShards: 4, ParityShards: 2,
+		Log:        slog.New(slog.DiscardHandler),
+		WorkerArgs: workerArgs,
 	})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
@@ -256,7 +262,7 @@ func (h *healCluster) readWhile(bucket string, objects map[string][]byte, stop <
 // node ends empty under load; the shards of a gateway that crashed before
 // its commit are reclaimed. Reads stay byte-exact throughout.
 func TestWorkerSelfHealing(t *testing.T) {
-	h := startHealCluster(t)
+	h := startHealCluster(t, 7, healArgs...)
 	bucket := "heal"
 	if _, err := h.s3.CreateBucket(ctx(t), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)

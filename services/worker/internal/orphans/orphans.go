@@ -56,6 +56,9 @@ type Options struct {
 	Grace time.Duration
 	// CallTimeout bounds each metadata call.
 	CallTimeout time.Duration
+	// ReportOnly logs and counts orphans without deleting them (after a
+	// database restore, until an operator has looked).
+	ReportOnly bool
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -66,6 +69,7 @@ type Reconciler struct {
 	locator Locator
 	log     *slog.Logger
 	opts    Options
+	found   prometheus.Counter
 	deleted prometheus.Counter
 	bytes   prometheus.Counter
 }
@@ -81,6 +85,10 @@ func New(shards Shards, locator Locator, log *slog.Logger, reg prometheus.Regist
 	f := promauto.With(reg)
 	return &Reconciler{
 		shards: shards, locator: locator, log: log, opts: opts,
+		found: f.NewCounter(prometheus.CounterOpts{
+			Name: "anvil_worker_orphan_shards_found_total",
+			Help: "Shards past the grace period that no placement names (deleted unless orphans.delete is off).",
+		}),
 		deleted: f.NewCounter(prometheus.CounterOpts{
 			Name: "anvil_worker_orphan_shards_deleted_total",
 			Help: "Shards deleted because no placement named them after the grace period.",
@@ -146,6 +154,11 @@ func (r *Reconciler) Handle(ctx context.Context, task *metadatav1.Task) error {
 			dataID, index, _ := splitShardID(e.GetShardId())
 			if placed[dataID][index][p.NodeID] {
 				kept++
+				continue
+			}
+			r.found.Inc()
+			if r.opts.ReportOnly {
+				r.log.Warn("orphan shard found, kept (orphans.delete is off)", "node_id", p.NodeID, "shard_id", e.GetShardId(), "size", e.GetSize())
 				continue
 			}
 			existed, err := r.shards.DeleteShard(ctx, p.NodeID, e.GetShardId())

@@ -356,3 +356,24 @@ func TestReconcileErrors(t *testing.T) {
 		})
 	}
 }
+
+// With orphans.delete off an orphan is counted and kept.
+func TestReconcileReportOnly(t *testing.T) {
+	fx := newFixture()
+	reg := prometheus.NewRegistry()
+	fx.r = New(fx.shards, fx.locator, slog.New(slog.DiscardHandler), reg,
+		Options{Grace: grace, Now: func() time.Time { return now }, ReportOnly: true})
+	fx.shards.add("sn-1", "dold.0", 1, now.Add(-2*grace))
+	if err := fx.r.Handle(context.Background(), reconcile("sn-1")); err != nil {
+		t.Fatalf("Handle: %v", err)
+	}
+	if got := fx.shards.ids("sn-1"); !slices.Equal(got, []string{"dold.0"}) {
+		t.Errorf("left %v, want the orphan kept", got)
+	}
+	if n := testutil.ToFloat64(fx.r.found); n != 1 {
+		t.Errorf("orphans found: %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(fx.r.deleted); n != 0 {
+		t.Errorf("orphans deleted: %v, want 0", n)
+	}
+}
