@@ -24,7 +24,7 @@ const (
 	versityModule  = "github.com/versity/versitygw"
 	versityVersion = "v1.8.0"
 	// versityBudget bounds one full-flow run, resumption included.
-	versityBudget = 4 * time.Minute
+	versityBudget = 6 * time.Minute
 	// versityStall is how long a run may print nothing before the test in
 	// progress is declared hung and the run resumes after it.
 	versityStall = 90 * time.Second

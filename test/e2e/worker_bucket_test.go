@@ -25,7 +25,7 @@ func TestWorkerCollectsDeletedBucket(t *testing.T) {
 	keys := make(chan int)
 	errs := make(chan error, objects)
 	var wg sync.WaitGroup
-	for range 32 {
+	for range 16 {
 		wg.Go(func() {
 			for i := range keys {
 				key := fmt.Sprintf("dir-%02d/obj-%05d", i%50, i)
