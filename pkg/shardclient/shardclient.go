@@ -45,6 +45,8 @@ type Config struct {
 	WriteTimeout time.Duration
 	// AckTimeout bounds the wait for a node's durable acknowledgement.
 	AckTimeout time.Duration
+	// DialOptions are added to every connection's (metrics interceptors).
+	DialOptions []grpc.DialOption
 }
 
 // Pool reaches storage nodes over gRPC, one cached connection per node
@@ -81,7 +83,7 @@ func (g *Pool) client(addr string) (storagev1.ShardServiceClient, error) {
 		return storagev1.NewShardServiceClient(cc), nil
 	}
 	// Plaintext inside the cluster for now; TLS comes with the auth issue.
-	cc, err := grpc.NewClient(addr,
+	cc, err := grpc.NewClient(addr, append([]grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		// Reconnect quickly to a node that was down: the default back-off
@@ -89,7 +91,7 @@ func (g *Pool) client(addr string) (storagev1.ShardServiceClient, error) {
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: backoff.Config{
 			BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second,
 		}, MinConnectTimeout: 5 * time.Second}),
-	)
+	}, g.cfg.DialOptions...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial storage node %s: %w", addr, err)
 	}

@@ -27,7 +27,6 @@ import (
 	"github.com/anvil-store/anvil/services/gateway/internal/s3"
 	"github.com/anvil-store/anvil/services/gateway/internal/sigv4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
@@ -177,8 +176,7 @@ type Gateway struct {
 	reg prometheus.Registerer
 	gat prometheus.Gatherer
 
-	peers   *prometheus.GaugeVec
-	changes *prometheus.CounterVec
+	membership *membership.Metrics
 }
 
 // New returns a gateway. reg collects its metrics and is served on /metrics.
@@ -186,24 +184,14 @@ func New(cfg Config, log *slog.Logger, reg *prometheus.Registry) (*Gateway, erro
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	f := promauto.With(reg)
 	return &Gateway{
-		cfg: cfg,
-		log: log,
-		reg: reg,
-		gat: reg,
-		peers: f.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "anvil_gateway_membership_peers",
-			Help: "Live cluster members seen by this gateway, by role.",
-		}, []string{"role"}),
-		changes: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "anvil_gateway_membership_changes_total",
-			Help: "Members joining and leaving the cluster, as seen by this gateway.",
-		}, []string{"event"}),
+		cfg:        cfg,
+		log:        log,
+		reg:        reg,
+		gat:        reg,
+		membership: membership.NewMetrics(reg, "gateway"),
 	}, nil
 }
-
-var roles = []string{membership.RoleGateway, membership.RoleStorageNode, membership.RoleMetadata, membership.RoleWorker}
 
 // Run serves until ctx is done, then shuts down gracefully.
 func (g *Gateway) Run(ctx context.Context) error {
@@ -214,13 +202,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	defer func() { _ = etcd.Close() }()
 
-	metaConn, err := metaclient.Dial(metaclient.ParseAddrs(cfg.MetadataAddr), cfg.MetadataTimeout)
+	grpcMetrics := service.NewGRPCMetrics(g.reg)
+	metaConn, err := metaclient.Dial(metaclient.ParseAddrs(cfg.MetadataAddr), cfg.MetadataTimeout, grpcMetrics.DialOptions()...)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = metaConn.Close() }()
 
-	shards := shardclient.New(shardclient.Config{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout})
+	shards := shardclient.New(shardclient.Config{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout, DialOptions: grpcMetrics.DialOptions()})
 	defer func() { _ = shards.Close() }()
 
 	var view *membership.View
@@ -229,7 +218,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		if joined {
 			event = "join"
 		}
-		g.changes.WithLabelValues(event).Inc()
+		g.membership.Observe(joined, m)
 		g.log.Info("cluster member "+event, "node_id", m.ID, "role", m.Role, "region", m.Region)
 		// A node that left, or came back (restarted), gets a fresh
 		// connection: the old one may sit in reconnect back-off.
@@ -238,10 +227,8 @@ func (g *Gateway) Run(ctx context.Context) error {
 				g.log.Warn("forget storage node connection", "node_id", m.ID, "err", err)
 			}
 		}
-		for _, role := range roles {
-			g.peers.WithLabelValues(role).Set(float64(len(view.Members(role, ""))))
-		}
 	})
+	g.membership.Watch(view)
 
 	lis, err := listenAll(cfg.S3ListenAddr, cfg.OpsListenAddr, cfg.GRPCListenAddr)
 	if err != nil {
@@ -282,7 +269,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	// The public gRPC API (buckets, objects, auth) comes in a later issue;
 	// for now this port serves only the standard health service.
-	grpcSrv := grpc.NewServer()
+	grpcSrv := grpc.NewServer(grpcMetrics.ServerOptions()...)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 

@@ -236,9 +236,10 @@ func TestRun(t *testing.T) {
 	metrics, _ := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
 	for _, want := range []string{
-		`anvil_gateway_membership_peers{role="storagenode"} 6`,
-		`anvil_gateway_membership_peers{role="gateway"} 1`,
-		`anvil_gateway_membership_changes_total{event="join"} 7`,
+		`anvil_gateway_membership_peers{region="us-east-1",role="storagenode"} 6`,
+		`anvil_gateway_membership_peers{region="us-east-1",role="gateway"} 1`,
+		`anvil_gateway_membership_changes_total{event="join",role="storagenode"} 6`,
+		`anvil_gateway_membership_changes_total{event="join",role="gateway"} 1`,
 		`anvil_gateway_s3_requests_total{operation="PutObject",status_class="2xx"} 1`,
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {

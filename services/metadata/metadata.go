@@ -218,7 +218,8 @@ func (m *Metadata) Run(ctx context.Context) error {
 	}
 	defer func() { _ = etcd.Close() }()
 
-	grpcSrv := grpc.NewServer(grpc.ChainUnaryInterceptor(server.UnaryInterceptor(server.NewMetrics(m.reg), m.log)))
+	grpcSrv := grpc.NewServer(append(service.NewGRPCMetrics(m.reg).ServerOptions(),
+		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(server.NewMetrics(m.reg), m.log)))...)
 	metadatav1.RegisterMetadataServiceServer(grpcSrv, server.New(st, m.log))
 	tasks := taskqueue.New(global, pools, taskqueue.Options{Log: m.log, Registerer: m.reg})
 	metadatav1.RegisterTaskServiceServer(grpcSrv, taskqueue.NewServer(tasks, m.log))
@@ -229,6 +230,17 @@ func (m *Metadata) Run(ctx context.Context) error {
 	var regs registrations
 	checks := map[string]service.Check{
 		"global_db": st.PingGlobal,
+		// What clients see: ready only once the health loop has reported.
+		"grpc_health": func(ctx context.Context) error {
+			resp, err := healthSrv.Check(ctx, &healthpb.HealthCheckRequest{Service: metadatav1.MetadataService_ServiceDesc.ServiceName})
+			if err != nil {
+				return fmt.Errorf("grpc health: %w", err)
+			}
+			if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+				return fmt.Errorf("grpc health is %s", resp.GetStatus())
+			}
+			return nil
+		},
 		"membership": func(ctx context.Context) error {
 			return regs.check(ctx, len(m.regions))
 		},

@@ -158,7 +158,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer cli.Close()
-	conn, err := grpc.NewClient(w.cfg.MetadataAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	grpcMetrics := service.NewGRPCMetrics(w.reg)
+	conn, err := grpc.NewClient(w.cfg.MetadataAddr, append(grpcMetrics.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		return fmt.Errorf("dial metadata: %w", err)
 	}
@@ -168,12 +169,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	registry := w.reg
 
 	var nodes *shards.Client
+	members := membership.NewMetrics(registry, "worker")
 	view := membership.NewView(cli, w.cfg.Membership.Cluster, w.log, func(joined bool, m membership.Member) {
+		members.Observe(joined, m)
 		if !joined && m.Role == membership.RoleStorageNode {
 			nodes.Forget(m)
 		}
 	})
-	nodes = shards.New(view, shardTimeout)
+	members.Watch(view)
+	nodes = shards.New(view, shardTimeout, grpcMetrics.DialOptions()...)
 	defer func() { _ = nodes.Close() }()
 	placements := metadatav1.NewPlacementServiceClient(conn)
 	collector := gc.New(nodes, tasks, w.log, registry, gc.Options{CallTimeout: callTimeout})
@@ -209,7 +213,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		_ = opsLis.Close()
 		return fmt.Errorf("listen grpc: %w", err)
 	}
-	grpcSrv := grpc.NewServer()
+	grpcSrv := grpc.NewServer(grpcMetrics.ServerOptions()...)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reg, err := membership.Register(ctx, cli, w.cfg.Membership.Cluster, membership.Member{

@@ -181,7 +181,7 @@ func TestNodeLoss(t *testing.T) {
 		// Wait until the gateway has dropped the dead node (its lease
 		// expired), so the write really has only five live nodes.
 		eventually(t, time.Minute, func() string {
-			if n := gatewayGauge(t, "gateway-1", `anvil_gateway_membership_peers{role="storagenode"}`); n != 5 {
+			if n := gatewayGauge(t, "gateway-1", `anvil_gateway_membership_peers{region="`+cluster.Region()+`",role="storagenode"}`); n != 5 {
 				return fmt.Sprintf("gateway sees %v storage nodes", n)
 			}
 			return ""

@@ -330,6 +330,16 @@ func TestWorkerSelfHealing(t *testing.T) {
 		if err := <-reads; err != nil {
 			t.Fatalf("a read failed during repair: %v", err)
 		}
+		// The metrics tell the same story: corrupt shards found, repaired.
+		ops := h.Process("worker-1").Ports["ops"]
+		for _, series := range []string{
+			`anvil_worker_scanner_shards_found_total{state="corrupt"}`, `anvil_worker_shard_repairs_total{reason="corrupt"}`,
+			`anvil_worker_scanner_shards_found_total{state="missing"}`, `anvil_worker_shard_repairs_total{reason="missing"}`,
+		} {
+			if n := scrape(t, ops, series); n < 6 {
+				t.Errorf("%s is %v, want at least 6", series, n)
+			}
+		}
 		t.Logf("repaired %d damaged shards: %v", len(damaged), damaged)
 	})
 

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/anvil-store/anvil/pkg/membership"
 )
 
 // root is the repository root (this package is test/monitoring).
@@ -41,6 +43,12 @@ func exported(t *testing.T) map[string]bool {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	// Names built at run time rather than written as literals.
+	for _, svc := range []string{"gateway", "worker"} {
+		for _, n := range membership.MetricNames(svc) {
+			names[n] = true
 		}
 	}
 	if len(names) < 20 {

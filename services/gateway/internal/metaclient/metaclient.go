@@ -29,8 +29,8 @@ func ParseAddrs(s string) []string {
 }
 
 // Dial returns a connection spreading calls round robin over addrs. Calls
-// whose context has no deadline get timeout.
-func Dial(addrs []string, timeout time.Duration) (*grpc.ClientConn, error) {
+// whose context has no deadline get timeout. opts come after Dial's own.
+func Dial(addrs []string, timeout time.Duration, opts ...grpc.DialOption) (*grpc.ClientConn, error) {
 	if len(addrs) == 0 {
 		return nil, errors.New("metaclient: no metadata addresses")
 	}
@@ -41,14 +41,14 @@ func Dial(addrs []string, timeout time.Duration) (*grpc.ClientConn, error) {
 		state.Addresses = append(state.Addresses, resolver.Address{Addr: a})
 	}
 	r.InitialState(state)
-	cc, err := grpc.NewClient(r.Scheme()+":///metadata",
+	cc, err := grpc.NewClient(r.Scheme()+":///metadata", append([]grpc.DialOption{
 		grpc.WithResolvers(r),
 		// Plaintext inside the cluster for now; TLS comes with the auth issue.
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.WithUnaryInterceptor(deadline(timeout)),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("dial metadata %s: %w", strings.Join(addrs, ","), err)
 	}

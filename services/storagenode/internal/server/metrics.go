@@ -21,6 +21,7 @@ type Metrics struct {
 	checksumFailures prometheus.Counter
 	capacity         prometheus.Gauge
 	free             prometheus.Gauge
+	used             prometheus.Gauge
 	shards           prometheus.Gauge
 	duration         *prometheus.HistogramVec
 }
@@ -53,6 +54,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "anvil_storagenode_free_bytes",
 			Help: "Bytes available on the filesystems holding the data dirs.",
 		}),
+		used: f.NewGauge(prometheus.GaugeOpts{
+			Name: "anvil_storagenode_used_bytes",
+			Help: "Bytes in use on the filesystems holding the data dirs (capacity minus free).",
+		}),
 		shards: f.NewGauge(prometheus.GaugeOpts{
 			Name: "anvil_storagenode_shards",
 			Help: "Shards held by the node.",
@@ -69,6 +74,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) ObserveCapacity(c shardstore.Capacity) {
 	m.capacity.Set(float64(c.TotalBytes))
 	m.free.Set(float64(c.FreeBytes))
+	m.used.Set(float64(c.TotalBytes - min(c.FreeBytes, c.TotalBytes)))
 	m.shards.Set(float64(c.Shards))
 }
 

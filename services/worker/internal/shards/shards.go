@@ -13,6 +13,7 @@ import (
 	"github.com/anvil-store/anvil/pkg/membership"
 	"github.com/anvil-store/anvil/pkg/shardclient"
 	storagev1 "github.com/anvil-store/anvil/proto/anvil/storage/v1"
+	"google.golang.org/grpc"
 )
 
 // ErrNodeUnknown is returned for a node id absent from membership: the node
@@ -32,9 +33,9 @@ type Client struct {
 }
 
 // New returns a Client; timeout bounds each small call to a node and each
-// send or acknowledgement of an upload.
-func New(nodes Nodes, timeout time.Duration) *Client {
-	return &Client{nodes: nodes, pool: shardclient.New(shardclient.Config{WriteTimeout: timeout, AckTimeout: timeout})}
+// send or acknowledgement of an upload. opts are added to every connection.
+func New(nodes Nodes, timeout time.Duration, opts ...grpc.DialOption) *Client {
+	return &Client{nodes: nodes, pool: shardclient.New(shardclient.Config{WriteTimeout: timeout, AckTimeout: timeout, DialOptions: opts})}
 }
 
 func (c *Client) addr(nodeID string) (string, error) {
