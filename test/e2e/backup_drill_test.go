@@ -3,12 +3,8 @@ package e2e
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"net/http"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -106,12 +102,12 @@ func TestBackupRestoreDrill(t *testing.T) {
 	// The later objects' shards: reported, and still on disk.
 	want := float64(len(after) * 6)
 	eventually(t, 2*time.Minute, func() string {
-		if n := scrape(t, h.Process("worker-1").Ports["ops"], "anvil_worker_orphan_shards_found_total"); n < want {
+		if n := metricsAt(t, h.Process("worker-1").Ports["ops"])["anvil_worker_orphan_shards_found_total"]; n < want {
 			return fmt.Sprintf("%v orphan shards reported, want at least %v", n, want)
 		}
 		return ""
 	})
-	if n := scrape(t, h.Process("worker-1").Ports["ops"], "anvil_worker_orphan_shards_deleted_total"); n != 0 {
+	if n := metricsAt(t, h.Process("worker-1").Ports["ops"])["anvil_worker_orphan_shards_deleted_total"]; n != 0 {
 		t.Fatalf("%v orphan shards deleted with -orphans.delete=false", n)
 	}
 	h.regional = reopen(t, h)
@@ -129,23 +125,4 @@ func reopen(t *testing.T, h *healCluster) *pgxpool.Pool {
 	}
 	t.Cleanup(pool.Close)
 	return pool
-}
-
-// scrape reads one unlabelled sample from a process's /metrics (0 when the
-// series is absent).
-func scrape(t *testing.T, opsPort int, series string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(opsPort) + "/metrics")
-	if err != nil {
-		t.Fatalf("scrape: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, series+" "); ok {
-			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			return f
-		}
-	}
-	return 0
 }

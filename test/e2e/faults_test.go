@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +178,7 @@ func TestNodeLoss(t *testing.T) {
 		// Wait until the gateway has dropped the dead node (its lease
 		// expired), so the write really has only five live nodes.
 		eventually(t, time.Minute, func() string {
-			if n := gatewayGauge(t, "gateway-1", `anvil_gateway_membership_peers{region="`+cluster.Region()+`",role="storagenode"}`); n != 5 {
+			if n := metrics(t, "gateway-1")[`anvil_gateway_membership_peers{region="`+cluster.Region()+`",role="storagenode"}`]; n != 5 {
 				return fmt.Sprintf("gateway sees %v storage nodes", n)
 			}
 			return ""
@@ -217,23 +214,4 @@ func TestNodeLoss(t *testing.T) {
 		}
 		readAll(t)
 	})
-}
-
-// gatewayGauge reads one sample from a process's /metrics.
-func gatewayGauge(t *testing.T, id, series string) float64 {
-	t.Helper()
-	p := cluster.Process(id)
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", p.Ports["ops"]))
-	if err != nil {
-		t.Fatalf("scrape %s: %v", id, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		if strings.HasPrefix(line, series+" ") {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(strings.TrimPrefix(line, series)), 64)
-			return v
-		}
-	}
-	return -1
 }

@@ -13,13 +13,19 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// metrics scrapes a process's /metrics into series -> value.
+// metrics scrapes a process of the shared cluster.
 func metrics(t *testing.T, id string) map[string]float64 {
 	t.Helper()
-	p := cluster.Process(id)
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(p.Ports["ops"]) + "/metrics")
+	return metricsAt(t, cluster.Process(id).Ports["ops"])
+}
+
+// metricsAt scrapes the /metrics of the process with that ops port into
+// series -> value.
+func metricsAt(t *testing.T, opsPort int) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(opsPort) + "/metrics")
 	if err != nil {
-		t.Fatalf("scrape %s: %v", id, err)
+		t.Fatalf("scrape port %d: %v", opsPort, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)

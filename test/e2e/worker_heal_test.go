@@ -287,7 +287,7 @@ func TestWorkerSelfHealing(t *testing.T) {
 		all := h.placements()
 		for _, i := range rng.Perm(len(all)) {
 			p := all[i]
-			dataID := p.shardID[:len(p.shardID)-2]
+			dataID := p.shardID[:strings.LastIndexByte(p.shardID, '.')]
 			if seen[dataID] || p.node == "" {
 				continue
 			}
@@ -336,7 +336,7 @@ func TestWorkerSelfHealing(t *testing.T) {
 			`anvil_worker_scanner_shards_found_total{state="corrupt"}`, `anvil_worker_shard_repairs_total{reason="corrupt"}`,
 			`anvil_worker_scanner_shards_found_total{state="missing"}`, `anvil_worker_shard_repairs_total{reason="missing"}`,
 		} {
-			if n := scrape(t, ops, series); n < 6 {
+			if n := metricsAt(t, ops)[series]; n < 6 {
 				t.Errorf("%s is %v, want at least 6", series, n)
 			}
 		}
