@@ -42,6 +42,8 @@ type Options struct {
 	Region   string
 	// WorkerArgs are extra flags of worker-1 (tests tune the scanner).
 	WorkerArgs []string
+	// LogLevel is every service's log level (default info).
+	LogLevel string
 	// Log receives the launcher's own messages.
 	Log *slog.Logger
 }
@@ -118,6 +120,9 @@ func (o *Options) defaults() error {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
 	}
 	if o.DataShards+o.ParityShards > o.StorageNodes {
 		return fmt.Errorf("devcluster: %d+%d erasure shards need at least %d storage nodes, have %d",
@@ -305,6 +310,7 @@ func (c *Cluster) common() []string {
 		"-etcd.cluster=" + EtcdCluster,
 		"-etcd.lease-ttl=5s",
 		"-log.format=json",
+		"-log.level=" + c.opts.LogLevel,
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/anvil-store/anvil/pkg/requestid"
 )
 
 // Group runs actors until the first one returns, then cancels the rest and
@@ -87,5 +89,6 @@ func (c *LogConfig) NewLogger(w io.Writer, svc string) *slog.Logger {
 	if c.Format == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(h).With("service", svc)
+	// Lines logged with a request's context name its id.
+	return slog.New(requestid.LogHandler{Handler: h}).With("service", svc)
 }

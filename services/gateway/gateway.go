@@ -202,14 +202,14 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	defer func() { _ = etcd.Close() }()
 
-	grpcMetrics := service.NewGRPCMetrics(g.reg)
-	metaConn, err := metaclient.Dial(metaclient.ParseAddrs(cfg.MetadataAddr), cfg.MetadataTimeout, grpcMetrics.DialOptions()...)
+	interceptors := service.NewGRPCInterceptors(g.reg, g.log)
+	metaConn, err := metaclient.Dial(metaclient.ParseAddrs(cfg.MetadataAddr), cfg.MetadataTimeout, interceptors.DialOptions()...)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = metaConn.Close() }()
 
-	shards := shardclient.New(shardclient.Config{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout, DialOptions: grpcMetrics.DialOptions()})
+	shards := shardclient.New(shardclient.Config{WriteTimeout: cfg.ShardTimeout, AckTimeout: cfg.ShardTimeout, DialOptions: interceptors.DialOptions()})
 	defer func() { _ = shards.Close() }()
 
 	var view *membership.View
@@ -269,7 +269,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 
 	// The public gRPC API (buckets, objects, auth) comes in a later issue;
 	// for now this port serves only the standard health service.
-	grpcSrv := grpc.NewServer(grpcMetrics.ServerOptions()...)
+	grpcSrv := grpc.NewServer(interceptors.ServerOptions()...)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 

@@ -218,7 +218,7 @@ func (m *Metadata) Run(ctx context.Context) error {
 	}
 	defer func() { _ = etcd.Close() }()
 
-	grpcSrv := grpc.NewServer(append(service.NewGRPCMetrics(m.reg).ServerOptions(),
+	grpcSrv := grpc.NewServer(append(service.NewGRPCInterceptors(m.reg, m.log).ServerOptions(),
 		grpc.ChainUnaryInterceptor(server.UnaryInterceptor(server.NewMetrics(m.reg), m.log)))...)
 	metadatav1.RegisterMetadataServiceServer(grpcSrv, server.New(st, m.log))
 	tasks := taskqueue.New(global, pools, taskqueue.Options{Log: m.log, Registerer: m.reg})

@@ -215,7 +215,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if _, err := n.srv.RefreshCapacity(); err != nil {
 		n.log.Warn("read capacity", "err", err)
 	}
-	gs := server.NewGRPCServer(n.srv, service.NewGRPCMetrics(n.reg).ServerOptions()...)
+	gs := server.NewGRPCServer(n.srv, service.NewGRPCInterceptors(n.reg, n.log).ServerOptions()...)
 
 	var g service.Group
 	g.Add(func(ctx context.Context) error { return service.ServeGRPC(ctx, grpcLis, gs) })

@@ -158,8 +158,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	defer cli.Close()
-	grpcMetrics := service.NewGRPCMetrics(w.reg)
-	conn, err := grpc.NewClient(w.cfg.MetadataAddr, append(grpcMetrics.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
+	interceptors := service.NewGRPCInterceptors(w.reg, w.log)
+	conn, err := grpc.NewClient(w.cfg.MetadataAddr, append(interceptors.DialOptions(), grpc.WithTransportCredentials(insecure.NewCredentials()))...)
 	if err != nil {
 		return fmt.Errorf("dial metadata: %w", err)
 	}
@@ -177,7 +177,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	})
 	members.Watch(view)
-	nodes = shards.New(view, shardTimeout, grpcMetrics.DialOptions()...)
+	nodes = shards.New(view, shardTimeout, interceptors.DialOptions()...)
 	defer func() { _ = nodes.Close() }()
 	placements := metadatav1.NewPlacementServiceClient(conn)
 	collector := gc.New(nodes, tasks, w.log, registry, gc.Options{CallTimeout: callTimeout})
@@ -213,7 +213,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		_ = opsLis.Close()
 		return fmt.Errorf("listen grpc: %w", err)
 	}
-	grpcSrv := grpc.NewServer(grpcMetrics.ServerOptions()...)
+	grpcSrv := grpc.NewServer(interceptors.ServerOptions()...)
 	healthSrv := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, healthSrv)
 	reg, err := membership.Register(ctx, cli, w.cfg.Membership.Cluster, membership.Member{

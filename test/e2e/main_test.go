@@ -47,6 +47,8 @@ func run(m *testing.M) int {
 	cluster, err = devcluster.Start(ctx, devcluster.Options{
 		DataDir: dataDir, BinDir: binDir, StorageNodes: 6, DataShards: 4, ParityShards: 2,
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		// Debug logs every gRPC call with its request id (TestRequestIDFollowsRequest).
+		LogLevel: "debug",
 	})
 	if err != nil {
 		// Postgres and etcd are required: this fails (it does not skip) so a

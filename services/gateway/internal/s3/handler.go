@@ -5,7 +5,6 @@ package s3
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,11 +13,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/anvil-store/anvil/pkg/erasure"
+	"github.com/anvil-store/anvil/pkg/requestid"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
 	"github.com/anvil-store/anvil/services/gateway/internal/sigv4"
@@ -199,12 +198,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return strings.ToUpper(hex.EncodeToString(b[:]))
-}
-
 func (h *Handler) hostID(reqID string) string {
 	sum := sha256.Sum256([]byte(h.cfg.HostID + "/" + reqID))
 	return base64.StdEncoding.EncodeToString(sum[:])
@@ -214,7 +207,10 @@ func (h *Handler) hostID(reqID string) string {
 // counts it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.now()
-	req := &request{id: newRequestID(), r: r, w: &responseWriter{ResponseWriter: w}}
+	id := requestid.New()
+	// Every call this request makes to other services carries its id.
+	r = r.WithContext(requestid.With(r.Context(), id))
+	req := &request{id: id, r: r, w: &responseWriter{ResponseWriter: w}}
 	hdr := w.Header()
 	hdr.Set("x-amz-request-id", req.id)
 	hdr.Set("x-amz-id-2", h.hostID(req.id))

@@ -64,7 +64,7 @@ func UnaryInterceptor(m *Metrics, log *slog.Logger) grpc.UnaryServerInterceptor 
 		}
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("panic in grpc handler", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				log.ErrorContext(ctx, "panic in grpc handler", "method", method, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				resp, err = nil, status.Error(codes.Internal, "internal error")
 			}
 			m.duration.WithLabelValues(method, status.Code(err).String()).Observe(time.Since(start).Seconds())
@@ -74,7 +74,7 @@ func UnaryInterceptor(m *Metrics, log *slog.Logger) grpc.UnaryServerInterceptor 
 			if _, isStatus := status.FromError(err); !isStatus {
 				st, expected := toStatus(err)
 				if !expected {
-					log.Warn("grpc request failed", "method", method, "err", err)
+					log.WarnContext(ctx, "grpc request failed", "method", method, "err", err)
 				}
 				err = st.Err()
 			}
