@@ -104,7 +104,7 @@ func New(global *pgxpool.Pool, regional map[string]*pgxpool.Pool, opts Options) 
 	if opts.OutboxWritten == nil {
 		opts.OutboxWritten = func(string) {}
 	}
-	return &Store{
+	s := &Store{
 		global:   global,
 		regional: maps.Clone(regional),
 		log:      opts.Log,
@@ -115,6 +115,8 @@ func New(global *pgxpool.Pool, regional map[string]*pgxpool.Pool, opts Options) 
 		gcGrace:  opts.GCGrace,
 		cache:    map[string]cachedBucket{},
 	}
+	opts.Registerer.MustRegister(usageCollector{s})
+	return s
 }
 
 // Regions returns the served regions, sorted.
