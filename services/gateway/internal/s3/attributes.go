@@ -74,6 +74,11 @@ func parseObjectAttributes(hdr http.Header) (map[string]bool, *Error) {
 
 func (h *Handler) getObjectAttributes(req *request) error {
 	hdr := req.r.Header
+	// A missing bucket is NoSuchBucket before the headers are judged.
+	b, err := h.cachedBucket(req)
+	if err != nil {
+		return err
+	}
 	want, e := parseObjectAttributes(hdr)
 	if e != nil {
 		return e
@@ -93,10 +98,6 @@ func (h *Handler) getObjectAttributes(req *request) error {
 			return newError(ErrInvalidArgument, "Argument partNumberMarker must be an integer.")
 		}
 		marker = n
-	}
-	b, err := h.cachedBucket(req)
-	if err != nil {
-		return err
 	}
 	v, err := h.getVersion(req, b)
 	if err != nil {

@@ -177,6 +177,14 @@ func (h *Handler) copyObject(req *request) error {
 	if e != nil {
 		return e
 	}
+	// The request's metadata and storage class are validated whatever the
+	// directive, as S3 does.
+	if _, e := userMetadata(r.Header); e != nil {
+		return e
+	}
+	if e := checkStorageClass(r.Header); e != nil {
+		return e
+	}
 	dst, err := h.bucket(req)
 	if err != nil {
 		return err

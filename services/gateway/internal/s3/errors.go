@@ -87,6 +87,10 @@ const (
 	ErrOwnershipControlsNotFoundError                 = "OwnershipControlsNotFoundError"
 	ErrReplicationConfigurationNotFoundError          = "ReplicationConfigurationNotFoundError"
 	ErrServerSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
+
+	// Object header validation (storage class, website redirect).
+	ErrInvalidStorageClass     = "InvalidStorageClass"
+	ErrInvalidRedirectLocation = "InvalidRedirectLocation"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -149,6 +153,10 @@ var errorTable = map[string]Error{
 	ErrOwnershipControlsNotFoundError:                 {HTTPStatus: http.StatusNotFound, Message: "The bucket ownership controls were not found"},
 	ErrReplicationConfigurationNotFoundError:          {HTTPStatus: http.StatusNotFound, Message: "The replication configuration was not found"},
 	ErrServerSideEncryptionConfigurationNotFoundError: {HTTPStatus: http.StatusNotFound, Message: "The server side encryption configuration was not found"},
+
+	// Object header validation (storage class, website redirect).
+	ErrInvalidStorageClass:     {HTTPStatus: http.StatusBadRequest, Message: "The storage class you specified is not valid"},
+	ErrInvalidRedirectLocation: {HTTPStatus: http.StatusBadRequest, Message: "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."},
 }
 
 // newError returns the table's error for code, with msg replacing the

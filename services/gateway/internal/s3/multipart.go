@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/anvil-store/anvil/pkg/erasure"
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
@@ -374,6 +375,11 @@ func (h *Handler) uploadPart(req *request, res *sigv4.Result) error {
 	if e != nil {
 		return e
 	}
+	// The bucket first: a missing bucket is NoSuchBucket, not NoSuchUpload.
+	b, err := h.bucket(req)
+	if err != nil {
+		return err
+	}
 	u, err := h.getUpload(req, uploadID)
 	if err != nil {
 		return err
@@ -381,10 +387,6 @@ func (h *Handler) uploadPart(req *request, res *sigv4.Result) error {
 	algos, show, e := partChecksums(u, cr.algo)
 	if e != nil {
 		return e
-	}
-	b, err := h.bucket(req)
-	if err != nil {
-		return err
 	}
 	params := h.bucketParams(b)
 	sums := newChecksummer(algos...)
@@ -429,12 +431,13 @@ func (h *Handler) uploadPart(req *request, res *sigv4.Result) error {
 	return nil
 }
 
-// parseContentMD5 reads Content-MD5 (nil when absent).
+// parseContentMD5 reads Content-MD5 (nil when absent). A header that is
+// present but empty is InvalidDigest, as in S3.
 func parseContentMD5(h http.Header) ([]byte, *Error) {
-	v := h.Get("Content-MD5")
-	if v == "" {
+	if len(h.Values("Content-MD5")) == 0 {
 		return nil, nil
 	}
+	v := h.Get("Content-MD5")
 	d, err := base64.StdEncoding.DecodeString(v)
 	if err != nil || len(d) != md5.Size {
 		return nil, newError(ErrInvalidDigest, "")
@@ -443,15 +446,49 @@ func parseContentMD5(h http.Header) ([]byte, *Error) {
 }
 
 func (h *Handler) abortMultipartUpload(req *request) error {
+	uploadID := req.route.Query.Get("uploadId")
+	if v := req.r.Header.Get("x-amz-if-match-initiated-time"); v != "" {
+		done, err := h.abortPrecondition(req, uploadID, v)
+		if err != nil || done {
+			return err
+		}
+	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	if _, err := h.meta.AbortMultipartUpload(ctx, &metadatav1.AbortMultipartUploadRequest{
-		Bucket: req.route.Bucket, Key: req.route.Key, UploadId: req.route.Query.Get("uploadId"),
+		Bucket: req.route.Bucket, Key: req.route.Key, UploadId: uploadID,
 	}); err != nil {
 		return fmt.Errorf("abort multipart upload: %w", err)
 	}
 	req.w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// abortPrecondition evaluates x-amz-if-match-initiated-time as S3
+// documents it: 412 when the upload was initiated at another time, 204
+// (done) when the upload does not exist. A date in the future is ignored,
+// as HTTP date preconditions are.
+func (h *Handler) abortPrecondition(req *request, uploadID, value string) (done bool, err error) {
+	want, perr := http.ParseTime(value)
+	if perr != nil {
+		return false, newError(ErrInvalidArgument, "Invalid x-amz-if-match-initiated-time header.")
+	}
+	if want.After(h.now()) {
+		return false, nil
+	}
+	u, err := h.getUpload(req, uploadID)
+	if err != nil {
+		if toS3Error(err).Code == ErrNoSuchUpload {
+			req.w.WriteHeader(http.StatusNoContent)
+			return true, nil
+		}
+		return false, err
+	}
+	// The header has second precision.
+	if !u.GetInitiated().AsTime().Truncate(time.Second).Equal(want) {
+		return false, newError(ErrPreconditionFailed, "")
+	}
+	return false, nil
 }
 
 // listAllParts returns every part of an upload by part number, following
@@ -512,6 +549,9 @@ func parseCompleteBody(data []byte) ([]completedPartIn, []int32, *Error) {
 			}
 		}
 		in.Parts[i].ETag = strings.Trim(strings.TrimSpace(p.ETag), `"`)
+		if in.Parts[i].ETag == "" {
+			return nil, nil, newError(ErrMalformedXML, "")
+		}
 	}
 	return in.Parts, nums, nil
 }

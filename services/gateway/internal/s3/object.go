@@ -42,11 +42,15 @@ func storedEncoding(v string) string {
 }
 
 // objectFromHeaders builds the version a write creates from the request's
-// object headers: content headers, user metadata and x-amz-tagging.
+// object headers: content headers, user metadata and x-amz-tagging. It
+// also validates x-amz-storage-class.
 func objectFromHeaders(req *request) (*metadatav1.ObjectVersion, *Error) {
 	r := req.r
 	md, e := userMetadata(r.Header)
 	if e != nil {
+		return nil, e
+	}
+	if e := checkStorageClass(r.Header); e != nil {
 		return nil, e
 	}
 	tags, err := parseTaggingHeader(r.Header.Get("x-amz-tagging"))
@@ -213,6 +217,18 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 func (h *Handler) getObject(req *request) error {
 	r := req.r
 	q := req.route.Query
+	// ?partNumber is checked before anything is looked up, as in S3.
+	_, byPart := q["partNumber"]
+	var pn int32
+	if byPart {
+		if r.Header.Get("Range") != "" {
+			return newError(ErrInvalidRequest, "Cannot specify both Range header and partNumber query parameter")
+		}
+		var e *Error
+		if pn, e = parsePartNumber(q); e != nil {
+			return e
+		}
+	}
 	b, err := h.cachedBucket(req)
 	if err != nil {
 		return err
@@ -239,16 +255,9 @@ func (h *Handler) getObject(req *request) error {
 	size := v.GetSize()
 	status, offset, length := http.StatusOK, int64(0), size
 	checksumMode := strings.EqualFold(r.Header.Get("x-amz-checksum-mode"), "ENABLED")
-	if _, ok := q["partNumber"]; ok {
+	if byPart {
 		// GET ?partNumber=N reads one part of a multipart object (part 1
 		// of any other object is all of it).
-		if r.Header.Get("Range") != "" {
-			return newError(ErrInvalidRequest, "Cannot specify both Range header and partNumber query parameter")
-		}
-		pn, e := parsePartNumber(q)
-		if e != nil {
-			return e
-		}
 		span, e := partSpan(v, pn)
 		if e != nil {
 			return e

@@ -19,9 +19,11 @@ var errRangeNotSatisfiable = errors.New("s3: range not satisfiable")
 
 // parseRange interprets a Range header against an object of size bytes the
 // way S3 does. ranged=false means serve the whole object with 200: no
-// header, a header S3 ignores (not "bytes=", malformed, or several ranges).
-// A well-formed single range outside the object returns
-// errRangeNotSatisfiable.
+// header, a header S3 ignores (not "bytes=", malformed — whitespace inside
+// the range spec included, as RFC 9110's grammar has none — or several
+// ranges). A well-formed single range outside the object returns
+// errRangeNotSatisfiable. On an empty object a suffix range of n > 0 bytes
+// is served as the whole (empty) object, as S3 does.
 func parseRange(header string, size int64) (r byteRange, ranged bool, err error) {
 	header = strings.TrimSpace(header)
 	if header == "" {
@@ -31,7 +33,6 @@ func parseRange(header string, size int64) (r byteRange, ranged bool, err error)
 	if !ok {
 		return byteRange{}, false, nil
 	}
-	spec = strings.TrimSpace(spec)
 	if strings.Contains(spec, ",") {
 		// S3 does not serve multipart/byteranges: it returns the whole object.
 		return byteRange{}, false, nil
@@ -40,7 +41,6 @@ func parseRange(header string, size int64) (r byteRange, ranged bool, err error)
 	if !ok {
 		return byteRange{}, false, nil
 	}
-	first, last = strings.TrimSpace(first), strings.TrimSpace(last)
 	switch {
 	case first == "" && last == "":
 		return byteRange{}, false, nil
@@ -50,8 +50,11 @@ func parseRange(header string, size int64) (r byteRange, ranged bool, err error)
 		if !ok {
 			return byteRange{}, false, nil
 		}
-		if n == 0 || size == 0 {
+		if n == 0 {
 			return byteRange{}, false, errRangeNotSatisfiable
+		}
+		if size == 0 {
+			return byteRange{}, false, nil
 		}
 		n = min(n, size)
 		return byteRange{Start: size - n, Length: n}, true, nil

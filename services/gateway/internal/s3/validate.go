@@ -132,3 +132,33 @@ func userMetadata(h http.Header) (map[string]string, *Error) {
 	}
 	return md, nil
 }
+
+// storageClasses are the storage classes S3 knows. Anvil has one class, so
+// every known class is accepted and stored as STANDARD (the class is not
+// honoured); anything else is InvalidStorageClass, as in S3.
+var storageClasses = map[string]bool{
+	"STANDARD": true, "REDUCED_REDUNDANCY": true, "STANDARD_IA": true, "ONEZONE_IA": true,
+	"INTELLIGENT_TIERING": true, "GLACIER": true, "DEEP_ARCHIVE": true, "OUTPOSTS": true,
+	"GLACIER_IR": true, "SNOW": true, "EXPRESS_ONEZONE": true, "FSX_OPENZFS": true, "FSX_ONTAP": true,
+}
+
+// checkStorageClass validates x-amz-storage-class when present.
+func checkStorageClass(h http.Header) *Error {
+	if len(h.Values("x-amz-storage-class")) == 0 {
+		return nil
+	}
+	if !storageClasses[h.Get("x-amz-storage-class")] {
+		return newError(ErrInvalidStorageClass, "")
+	}
+	return nil
+}
+
+// websiteRedirect reads x-amz-website-redirect-location: S3 takes only an
+// absolute http(s) URL or a path starting with "/".
+func websiteRedirect(h http.Header) (string, *Error) {
+	v := h.Get("x-amz-website-redirect-location")
+	if v == "" || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		return v, nil
+	}
+	return "", newError(ErrInvalidRedirectLocation, "")
+}

@@ -222,12 +222,13 @@ func (s *Store) GetMultipartUpload(ctx context.Context, bucket, key, uploadID st
 	if err := ValidateKey(key); err != nil {
 		return Upload{}, err
 	}
-	if !isUUID(uploadID) {
-		return Upload{}, noSuchUpload(bucket, key, uploadID)
-	}
+	// The bucket first: a missing bucket is NoSuchBucket whatever the id.
 	b, pool, err := s.servedBucket(ctx, bucket)
 	if err != nil {
 		return Upload{}, err
+	}
+	if !isUUID(uploadID) {
+		return Upload{}, noSuchUpload(bucket, key, uploadID)
 	}
 	u, err := scanUpload(pool.QueryRow(ctx, "SELECT "+uploadColumns+` FROM multipart_uploads
 		WHERE upload_id = $1 AND bucket_id = $2 AND key = $3 AND state = 'in_progress'`, uploadID, b.ID, key), b.Name)
@@ -282,12 +283,13 @@ func (s *Store) PutPart(ctx context.Context, bucket, key, uploadID string, partN
 	if err := checkPartChecksums(seg.Checksums); err != nil {
 		return Part{}, fmt.Errorf("part %d: %w", partNumber, err)
 	}
-	if !isUUID(uploadID) {
-		return Part{}, noSuchUpload(bucket, key, uploadID)
-	}
+	// The bucket first: a missing bucket is NoSuchBucket whatever the id.
 	b, pool, err := s.servedBucket(ctx, bucket)
 	if err != nil {
 		return Part{}, err
+	}
+	if !isUUID(uploadID) {
+		return Part{}, noSuchUpload(bucket, key, uploadID)
 	}
 	seg.PartNumber = partNumber
 	segJSON, err := json.Marshal(seg)
@@ -432,12 +434,13 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	if minPartSize == 0 {
 		minPartSize = DefaultMinPartSize
 	}
-	if !isUUID(uploadID) {
-		return Version{}, noSuchUpload(bucket, key, uploadID)
-	}
+	// The bucket first: a missing bucket is NoSuchBucket whatever the id.
 	b, pool, err := s.servedBucket(ctx, bucket)
 	if err != nil {
 		return Version{}, err
+	}
+	if !isUUID(uploadID) {
+		return Version{}, noSuchUpload(bucket, key, uploadID)
 	}
 	var v Version
 	var queued int64
@@ -621,12 +624,13 @@ func (s *Store) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID 
 	if err := ValidateKey(key); err != nil {
 		return err
 	}
-	if !isUUID(uploadID) {
-		return noSuchUpload(bucket, key, uploadID)
-	}
+	// The bucket first: a missing bucket is NoSuchBucket whatever the id.
 	b, pool, err := s.servedBucket(ctx, bucket)
 	if err != nil {
 		return err
+	}
+	if !isUUID(uploadID) {
+		return noSuchUpload(bucket, key, uploadID)
 	}
 	var queued int64
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {

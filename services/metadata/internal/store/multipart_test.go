@@ -349,6 +349,33 @@ func TestPutPartErrors(t *testing.T) {
 	}
 }
 
+// TestUploadOfMissingBucket: a missing bucket is NoSuchBucket for every
+// upload operation, even when the upload id could never be one (S3 checks
+// the bucket first); an existing bucket with such an id is NoSuchUpload.
+func TestUploadOfMissingBucket(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "mpu", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	for bucket, want := range map[string]error{"nope": ErrNoSuchBucket, "mpu": ErrNoSuchUpload} {
+		const id = "not-an-upload-id"
+		if _, err := s.GetMultipartUpload(ctx, bucket, "k", id); !errors.Is(err, want) {
+			t.Errorf("get upload in %s: %v, want %v", bucket, err, want)
+		}
+		if _, err := s.PutPart(ctx, bucket, "k", id, 1, partSegment("d", 10)); !errors.Is(err, want) {
+			t.Errorf("put part in %s: %v, want %v", bucket, err, want)
+		}
+		if _, err := s.CompleteMultipartUpload(ctx, bucket, "k", id, completed(map[int]string{1: "d"}, 1), Preconditions{}, 0); !errors.Is(err, want) {
+			t.Errorf("complete in %s: %v, want %v", bucket, err, want)
+		}
+		if err := s.AbortMultipartUpload(ctx, bucket, "k", id); !errors.Is(err, want) {
+			t.Errorf("abort in %s: %v, want %v", bucket, err, want)
+		}
+	}
+}
+
 // TestConcurrentPutPart: parts of one upload arriving at once, several
 // under the same number: one part per number survives and every other one
 // is queued, none lost.

@@ -1,0 +1,201 @@
+package s3_test
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// TestMalformedRangesServeWholeObject: whitespace inside the range spec
+// makes the Range header malformed, so it is ignored (200, whole object);
+// on an empty object a suffix range is ignored too, while ranges that
+// start at a byte are unsatisfiable.
+func TestMalformedRangesServeWholeObject(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "rng")
+	data := randBytes(100, 3)
+	e.put(t, "rng", "obj", data)
+	e.put(t, "rng", "empty", nil)
+	for _, rng := range []string{"bytes= -1", "bytes=0 -1", "bytes=0--1", "bytes=--1"} {
+		req := e.signedRequest(t, "GET", "/rng/obj", nil, http.Header{"Range": {rng}}, "")
+		resp, body := do(t, req)
+		if resp.StatusCode != 200 || !bytes.Equal(body, data) || resp.Header.Get("Content-Range") != "" {
+			t.Fatalf("%q: status %d, %d bytes, Content-Range %q", rng, resp.StatusCode, len(body), resp.Header.Get("Content-Range"))
+		}
+	}
+	got, out, err := e.get(t, "rng", "obj", "bytes=00-01")
+	if err != nil || !bytes.Equal(got, data[:2]) || aws.ToString(out.ContentRange) != "bytes 0-1/100" {
+		t.Fatalf("leading zeros: %v %q", err, aws.ToString(out.ContentRange))
+	}
+	for _, rng := range []string{"bytes=-1", "bytes= -1", "bytes=0 -1"} {
+		req := e.signedRequest(t, "GET", "/rng/empty", nil, http.Header{"Range": {rng}}, "")
+		if resp, body := do(t, req); resp.StatusCode != 200 || len(body) != 0 {
+			t.Fatalf("empty object %q: status %d, %d bytes", rng, resp.StatusCode, len(body))
+		}
+	}
+	for _, rng := range []string{"bytes=-0", "bytes=0-0", "bytes=00-01"} {
+		req := e.signedRequest(t, "GET", "/rng/empty", nil, http.Header{"Range": {rng}}, "")
+		resp, body := do(t, req)
+		checkXMLError(t, resp, body, 416, "InvalidRange")
+	}
+}
+
+// TestEmptyContentMD5: a Content-MD5 header that is present but empty is
+// InvalidDigest, not "no digest".
+func TestEmptyContentMD5(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "md5")
+	req := e.signedRequest(t, "PUT", "/md5/obj", []byte("dummy data"), http.Header{"Content-Md5": {""}}, "")
+	resp, body := do(t, req)
+	checkXMLError(t, resp, body, 400, "InvalidDigest")
+	if _, _, err := e.get(t, "md5", "obj", ""); apiCode(err) != "NoSuchKey" {
+		t.Fatalf("object after a refused put: %v", err)
+	}
+}
+
+// TestStorageClassHeader: every S3 storage class is accepted (Anvil keeps
+// one), an unknown one is InvalidStorageClass on every write.
+func TestStorageClassHeader(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "sclass")
+	ctx := ctxT(t)
+	e.put(t, "sclass", "src", []byte("x"))
+	if _, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("sclass"), Key: aws.String("std"), Body: strings.NewReader("x"), StorageClass: types.StorageClassStandard}); err != nil {
+		t.Fatalf("STANDARD: %v", err)
+	}
+	if _, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("sclass"), Key: aws.String("ia"), Body: strings.NewReader("x"), StorageClass: types.StorageClassStandardIa}); err != nil {
+		t.Fatalf("STANDARD_IA: %v", err)
+	}
+	bad := types.StorageClass("INVALID_STORAGE_CLASS")
+	_, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("sclass"), Key: aws.String("bad"), Body: strings.NewReader("x"), StorageClass: bad})
+	wantAPIError(t, err, "InvalidStorageClass", 400)
+	_, err = e.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("sclass"), Key: aws.String("bad"), StorageClass: bad})
+	wantAPIError(t, err, "InvalidStorageClass", 400)
+	_, err = e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("sclass"), Key: aws.String("bad"), CopySource: aws.String("sclass/src"), StorageClass: bad})
+	wantAPIError(t, err, "InvalidStorageClass", 400)
+}
+
+// TestCopyMetadataSizeCheckedWithCopyDirective: the request's metadata is
+// size-checked even when the COPY directive ignores it.
+func TestCopyMetadataSizeCheckedWithCopyDirective(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "cpmeta")
+	e.put(t, "cpmeta", "src", []byte("data"))
+	_, err := e.client.CopyObject(ctxT(t), &awss3.CopyObjectInput{
+		Bucket: aws.String("cpmeta"), Key: aws.String("dst"), CopySource: aws.String("cpmeta/src"),
+		Metadata: map[string]string{strings.Repeat("s", 2048): "value"},
+	})
+	wantAPIError(t, err, "MetadataTooLarge", 400)
+}
+
+// TestPartNumberCheckedBeforeLookup: an invalid partNumber is
+// InvalidArgument even for a key (or bucket) that does not exist.
+func TestPartNumberCheckedBeforeLookup(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "pnum")
+	for _, target := range []string{"/pnum/missing?partNumber=-3", "/nobucket/missing?partNumber=0"} {
+		for _, method := range []string{"GET", "HEAD"} {
+			resp, body := do(t, e.signedRequest(t, method, target, nil, nil, ""))
+			if method == "HEAD" {
+				if resp.StatusCode != 400 {
+					t.Fatalf("HEAD %s: status %d", target, resp.StatusCode)
+				}
+				continue
+			}
+			checkXMLError(t, resp, body, 400, "InvalidArgument")
+		}
+	}
+}
+
+// TestGetObjectAttributesMissingBucket: NoSuchBucket comes before the
+// check of x-amz-object-attributes.
+func TestGetObjectAttributesMissingBucket(t *testing.T) {
+	e := newTestEnv(t)
+	resp, body := do(t, e.signedRequest(t, "GET", "/nobucket/k?attributes", nil, nil, ""))
+	checkXMLError(t, resp, body, 404, "NoSuchBucket")
+}
+
+// TestMultipartMissingBucket: upload operations on a missing bucket are
+// NoSuchBucket, whatever the upload id.
+func TestMultipartMissingBucket(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	_, err := e.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("nobucket"), Key: aws.String("k"), UploadId: aws.String("x"), PartNumber: aws.Int32(1), Body: strings.NewReader("x")})
+	wantAPIError(t, err, "NoSuchBucket", 404)
+	_, err = e.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: aws.String("nobucket"), Key: aws.String("k"), UploadId: aws.String("x")})
+	wantAPIError(t, err, "NoSuchBucket", 404)
+	_, err = e.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		Bucket: aws.String("nobucket"), Key: aws.String("k"), UploadId: aws.String("x"),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: aws.String(`"x"`)}}},
+	})
+	wantAPIError(t, err, "NoSuchBucket", 404)
+}
+
+// TestCompletePartWithoutETag: a listed part without an ETag (or without a
+// part number) is MalformedXML.
+func TestCompletePartWithoutETag(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "mpu")
+	id := e.createMP(t, e.client, "mpu", "k", nil)
+	part := e.uploadPart(t, e.client, "mpu", "k", id, 1, []byte("data"), nil)
+	for _, body := range []string{
+		`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>`,
+		fmt.Sprintf(`<CompleteMultipartUpload><Part><ETag>%s</ETag></Part></CompleteMultipartUpload>`, aws.ToString(part.ETag)),
+	} {
+		resp, out := do(t, e.signedRequest(t, "POST", "/mpu/k?uploadId="+id, []byte(body), nil, ""))
+		checkXMLError(t, resp, out, 400, "MalformedXML")
+	}
+}
+
+// TestAbortIfMatchInitiatedTime: the upload is aborted only when it was
+// initiated at the stated time (a future time is ignored); a missing upload
+// is 204 with the header.
+func TestAbortIfMatchInitiatedTime(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "abrt")
+	ctx := ctxT(t)
+	initiated := func(id string) time.Time {
+		t.Helper()
+		out, err := e.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("abrt")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range out.Uploads {
+			if aws.ToString(u.UploadId) == id {
+				return aws.ToTime(u.Initiated)
+			}
+		}
+		t.Fatalf("upload %s not listed", id)
+		return time.Time{}
+	}
+	abort := func(id string, at time.Time) error {
+		_, err := e.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: aws.String("abrt"), Key: aws.String("k"), UploadId: aws.String(id), IfMatchInitiatedTime: aws.Time(at)})
+		return err
+	}
+	id := e.createMP(t, e.client, "abrt", "k", nil)
+	at := initiated(id)
+	wantAPIError(t, abort(id, at.AddDate(-1, 0, 1)), "PreconditionFailed", 412)
+	if err := abort(id, at); err != nil {
+		t.Fatalf("matching time: %v", err)
+	}
+	if len(e.meta.Uploads()) != 0 {
+		t.Fatalf("uploads left: %v", e.meta.Uploads())
+	}
+	if err := abort(id, at); err != nil {
+		t.Fatalf("aborting a gone upload with the header: %v", err)
+	}
+	id = e.createMP(t, e.client, "abrt", "k", nil)
+	if err := abort(id, time.Now().AddDate(1, 0, 0)); err != nil {
+		t.Fatalf("future time: %v", err)
+	}
+	if len(e.meta.Uploads()) != 0 {
+		t.Fatalf("uploads left: %v", e.meta.Uploads())
+	}
+}
