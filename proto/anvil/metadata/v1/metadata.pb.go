@@ -760,9 +760,11 @@ type ObjectVersion struct {
 	// "FULL_OBJECT" or "COMPOSITE" when checksums are set.
 	ChecksumType string `protobuf:"bytes,19,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
 	// Number of parts for a multipart object, else 0.
-	PartsCount    int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PartsCount int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
+	// x-amz-website-redirect-location given when this version was written.
+	WebsiteRedirectLocation string `protobuf:"bytes,21,opt,name=website_redirect_location,json=websiteRedirectLocation,proto3" json:"website_redirect_location,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
@@ -933,6 +935,13 @@ func (x *ObjectVersion) GetPartsCount() int32 {
 		return x.PartsCount
 	}
 	return 0
+}
+
+func (x *ObjectVersion) GetWebsiteRedirectLocation() string {
+	if x != nil {
+		return x.WebsiteRedirectLocation
+	}
+	return ""
 }
 
 // Preconditions checked inside the commit transaction against the key's
@@ -3329,7 +3338,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\t \x03(\v2).anvil.metadata.v1.Segment.ChecksumsEntryR\tchecksums\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc6\b\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -3353,7 +3362,8 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\x12 \x03(\v2/.anvil.metadata.v1.ObjectVersion.ChecksumsEntryR\tchecksums\x12#\n" +
 	"\rchecksum_type\x18\x13 \x01(\tR\fchecksumType\x12\x1f\n" +
 	"\vparts_count\x18\x14 \x01(\x05R\n" +
-	"partsCount\x1a?\n" +
+	"partsCount\x12:\n" +
+	"\x19website_redirect_location\x18\x15 \x01(\tR\x17websiteRedirectLocation\x1a?\n" +
 	"\x11UserMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +

@@ -199,3 +199,72 @@ func TestAbortIfMatchInitiatedTime(t *testing.T) {
 		t.Fatalf("uploads left: %v", e.meta.Uploads())
 	}
 }
+
+// TestWebsiteRedirectLocation: x-amz-website-redirect-location is validated
+// (http://, https:// or /), stored per version by PutObject,
+// CreateMultipartUpload and CopyObject, returned on GET and HEAD, and never
+// copied from a copy's source.
+func TestWebsiteRedirectLocation(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "web")
+	ctx := ctxT(t)
+	head := func(key string) string {
+		t.Helper()
+		out, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("web"), Key: aws.String(key)})
+		if err != nil {
+			t.Fatalf("head %s: %v", key, err)
+		}
+		return aws.ToString(out.WebsiteRedirectLocation)
+	}
+	if _, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("web"), Key: aws.String("src"), Body: strings.NewReader("x"), WebsiteRedirectLocation: aws.String("/target")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := head("src"); got != "/target" {
+		t.Fatalf("HEAD redirect %q", got)
+	}
+	if _, out, err := e.get(t, "web", "src", ""); err != nil || aws.ToString(out.WebsiteRedirectLocation) != "/target" {
+		t.Fatalf("GET redirect: %v", err)
+	}
+
+	// COPY directive: not copied from the source; the request's value is set.
+	if _, err := e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("web"), Key: aws.String("plain"), CopySource: aws.String("web/src")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := head("plain"); got != "" {
+		t.Fatalf("copied redirect %q", got)
+	}
+	if _, err := e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("web"), Key: aws.String("set"), CopySource: aws.String("web/src"), WebsiteRedirectLocation: aws.String("https://example.com/a")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := head("set"); got != "https://example.com/a" {
+		t.Fatalf("copy with redirect %q", got)
+	}
+	// Changing only the redirect is a legal copy onto itself.
+	if _, err := e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("web"), Key: aws.String("src"), CopySource: aws.String("web/src"), WebsiteRedirectLocation: aws.String("http://example.com/b")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := head("src"); got != "http://example.com/b" {
+		t.Fatalf("self copy redirect %q", got)
+	}
+
+	id := e.createMP(t, e.client, "web", "mp", func(in *awss3.CreateMultipartUploadInput) { in.WebsiteRedirectLocation = aws.String("/mp-target") })
+	part := e.uploadPart(t, e.client, "web", "mp", id, 1, []byte("data"), nil)
+	if _, err := e.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		Bucket: aws.String("web"), Key: aws.String("mp"), UploadId: aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: part.ETag}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := head("mp"); got != "/mp-target" {
+		t.Fatalf("multipart redirect %q", got)
+	}
+
+	for _, bad := range []string{"ftp://example.com", "example.com"} {
+		_, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("web"), Key: aws.String("bad"), Body: strings.NewReader("x"), WebsiteRedirectLocation: aws.String(bad)})
+		wantAPIError(t, err, "InvalidRedirectLocation", 400)
+		_, err = e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("web"), Key: aws.String("bad"), CopySource: aws.String("web/src"), WebsiteRedirectLocation: aws.String(bad)})
+		wantAPIError(t, err, "InvalidRedirectLocation", 400)
+		_, err = e.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("web"), Key: aws.String("bad"), WebsiteRedirectLocation: aws.String(bad)})
+		wantAPIError(t, err, "InvalidRedirectLocation", 400)
+	}
+}

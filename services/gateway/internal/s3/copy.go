@@ -177,12 +177,16 @@ func (h *Handler) copyObject(req *request) error {
 	if e != nil {
 		return e
 	}
-	// The request's metadata and storage class are validated whatever the
-	// directive, as S3 does.
+	// The request's metadata, storage class and website redirect are
+	// validated whatever the directive, as S3 does.
 	if _, e := userMetadata(r.Header); e != nil {
 		return e
 	}
 	if e := checkStorageClass(r.Header); e != nil {
+		return e
+	}
+	redirect, e := websiteRedirect(r.Header)
+	if e != nil {
 		return e
 	}
 	dst, err := h.bucket(req)
@@ -203,7 +207,7 @@ func (h *Handler) copyObject(req *request) error {
 	// Copying an older version over the current one is a restore, not a
 	// copy onto itself.
 	self := cs.bucket == req.route.Bucket && cs.key == req.route.Key && (cs.versionID == "" || src.GetIsLatest())
-	if self && mdDirective != "REPLACE" && algo == "" && r.Header.Get("x-amz-storage-class") == "" {
+	if self && mdDirective != "REPLACE" && algo == "" && r.Header.Get("x-amz-storage-class") == "" && redirect == "" {
 		return newError(ErrInvalidRequest, "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.")
 	}
 
@@ -223,6 +227,9 @@ func (h *Handler) copyObject(req *request) error {
 			ContentLanguage:    src.GetContentLanguage(),
 			Expires:            src.GetExpires(),
 			UserMetadata:       src.GetUserMetadata(),
+			// The website redirect is never copied from the source (S3
+			// keeps it per object); only the request sets it.
+			WebsiteRedirectLocation: redirect,
 		}
 	}
 	if tagDirective == "REPLACE" {

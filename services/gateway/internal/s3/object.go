@@ -42,8 +42,8 @@ func storedEncoding(v string) string {
 }
 
 // objectFromHeaders builds the version a write creates from the request's
-// object headers: content headers, user metadata and x-amz-tagging. It
-// also validates x-amz-storage-class.
+// object headers: content headers, user metadata, x-amz-tagging and
+// x-amz-website-redirect-location. It also validates x-amz-storage-class.
 func objectFromHeaders(req *request) (*metadatav1.ObjectVersion, *Error) {
 	r := req.r
 	md, e := userMetadata(r.Header)
@@ -53,21 +53,26 @@ func objectFromHeaders(req *request) (*metadatav1.ObjectVersion, *Error) {
 	if e := checkStorageClass(r.Header); e != nil {
 		return nil, e
 	}
+	redirect, e := websiteRedirect(r.Header)
+	if e != nil {
+		return nil, e
+	}
 	tags, err := parseTaggingHeader(r.Header.Get("x-amz-tagging"))
 	if err != nil {
 		return nil, toS3Error(err)
 	}
 	return &metadatav1.ObjectVersion{
-		Bucket:             req.route.Bucket,
-		Key:                req.route.Key,
-		ContentType:        r.Header.Get("Content-Type"),
-		ContentEncoding:    storedEncoding(r.Header.Get("Content-Encoding")),
-		CacheControl:       r.Header.Get("Cache-Control"),
-		ContentDisposition: r.Header.Get("Content-Disposition"),
-		ContentLanguage:    r.Header.Get("Content-Language"),
-		Expires:            r.Header.Get("Expires"),
-		UserMetadata:       md,
-		Tags:               tags,
+		Bucket:                  req.route.Bucket,
+		Key:                     req.route.Key,
+		ContentType:             r.Header.Get("Content-Type"),
+		ContentEncoding:         storedEncoding(r.Header.Get("Content-Encoding")),
+		CacheControl:            r.Header.Get("Cache-Control"),
+		ContentDisposition:      r.Header.Get("Content-Disposition"),
+		ContentLanguage:         r.Header.Get("Content-Language"),
+		Expires:                 r.Header.Get("Expires"),
+		UserMetadata:            md,
+		Tags:                    tags,
+		WebsiteRedirectLocation: redirect,
 	}, nil
 }
 
@@ -173,6 +178,7 @@ func objectHeaders(v *metadatav1.ObjectVersion) http.Header {
 		{"Content-Disposition", v.GetContentDisposition()},
 		{"Content-Language", v.GetContentLanguage()},
 		{"Expires", v.GetExpires()},
+		{"x-amz-website-redirect-location", v.GetWebsiteRedirectLocation()},
 	} {
 		if kv[1] != "" {
 			hdr.Set(kv[0], kv[1])

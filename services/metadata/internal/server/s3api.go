@@ -110,16 +110,17 @@ func uploadToProto(u store.Upload) *metadatav1.MultipartUpload {
 // carries.
 func templateToProto(v store.Version) *metadatav1.ObjectVersion {
 	return &metadatav1.ObjectVersion{
-		Bucket:             v.Bucket,
-		Key:                v.Key,
-		ContentType:        v.ContentType,
-		ContentEncoding:    v.ContentEncoding,
-		CacheControl:       v.CacheControl,
-		ContentDisposition: v.ContentDisposition,
-		ContentLanguage:    v.ContentLanguage,
-		Expires:            v.Expires,
-		UserMetadata:       v.UserMetadata,
-		Tags:               v.Tags,
+		Bucket:                  v.Bucket,
+		Key:                     v.Key,
+		ContentType:             v.ContentType,
+		ContentEncoding:         v.ContentEncoding,
+		CacheControl:            v.CacheControl,
+		ContentDisposition:      v.ContentDisposition,
+		ContentLanguage:         v.ContentLanguage,
+		Expires:                 v.Expires,
+		WebsiteRedirectLocation: v.WebsiteRedirectLocation,
+		UserMetadata:            v.UserMetadata,
+		Tags:                    v.Tags,
 	}
 }
 

@@ -104,6 +104,7 @@ type uploadTemplate struct {
 	ContentDisposition string            `json:"content_disposition,omitempty"`
 	ContentLanguage    string            `json:"content_language,omitempty"`
 	Expires            string            `json:"expires,omitempty"`
+	WebsiteRedirect    string            `json:"website_redirect_location,omitempty"`
 	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
 	Tags               map[string]string `json:"tags,omitempty"`
 }
@@ -112,7 +113,7 @@ func templateOf(v Version) uploadTemplate {
 	return uploadTemplate{
 		ContentType: v.ContentType, ContentEncoding: v.ContentEncoding, CacheControl: v.CacheControl,
 		ContentDisposition: v.ContentDisposition, ContentLanguage: v.ContentLanguage, Expires: v.Expires,
-		UserMetadata: v.UserMetadata, Tags: v.Tags,
+		WebsiteRedirect: v.WebsiteRedirectLocation, UserMetadata: v.UserMetadata, Tags: v.Tags,
 	}
 }
 
@@ -121,7 +122,7 @@ func (t uploadTemplate) version(bucket, key string) Version {
 		Bucket: bucket, Key: key,
 		ContentType: t.ContentType, ContentEncoding: t.ContentEncoding, CacheControl: t.CacheControl,
 		ContentDisposition: t.ContentDisposition, ContentLanguage: t.ContentLanguage, Expires: t.Expires,
-		UserMetadata: t.UserMetadata, Tags: t.Tags,
+		WebsiteRedirectLocation: t.WebsiteRedirect, UserMetadata: t.UserMetadata, Tags: t.Tags,
 	}
 }
 

@@ -82,15 +82,15 @@ const (
 			bucket_id, key, is_latest, null_version, delete_marker, size, etag, last_modified,
 			content_type, content_encoding, cache_control, content_disposition,
 			content_language, expires, user_metadata, segments, tags, checksums,
-			checksum_type, parts_count)
+			checksum_type, parts_count, website_redirect_location)
 		VALUES ($1, $2, true, ` + sqlVersioningState + ` <> 'enabled', $3, $4, $5, clock_timestamp(),
-			$6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16, $17)
+			$6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16, $17, $18)
 		RETURNING version_id::text, null_version, last_modified, seq`
 
 	versionColumns = `version_id::text, null_version, is_latest, size, etag, last_modified, content_type,
 		content_encoding, cache_control, content_disposition, content_language,
 		expires, user_metadata, segments, delete_marker, tags, checksums, checksum_type,
-		parts_count, seq`
+		parts_count, website_redirect_location, seq`
 )
 
 // scanVersion scans versionColumns into v, returning the version's uuid and
@@ -99,7 +99,7 @@ func scanVersion(row pgx.Row, v *Version) (id string, null bool, err error) {
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.seq)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq)
 	return id, null, err
 }
 
@@ -272,7 +272,7 @@ func queueWrite(batch *pgx.Batch, b Bucket, v *Version, enc encodedVersion) {
 	batch.Queue(sqlInsertVersion, b.ID, v.Key, v.DeleteMarker, v.Size, v.ETag,
 		v.ContentType, v.ContentEncoding, v.CacheControl, v.ContentDisposition,
 		v.ContentLanguage, v.Expires, enc.meta, enc.segments, enc.tags, enc.checksums,
-		v.ChecksumType, v.PartsCount)
+		v.ChecksumType, v.PartsCount, v.WebsiteRedirectLocation)
 }
 
 // readWrite reads the results queued by queueWrite, fills in v's version
@@ -490,7 +490,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key, versionID string) (V
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.seq, &vs)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &vs)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && versionID != "":
 		return Version{}, fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)

@@ -486,3 +486,48 @@ func TestRelayDelaysTasksByGCGrace(t *testing.T) {
 		t.Fatalf("%d tasks delayed by the grace period, want 1", n)
 	}
 }
+
+// TestWebsiteRedirectPerVersion: x-amz-website-redirect-location is kept
+// with each version (and with an upload's template until it completes).
+func TestWebsiteRedirectPerVersion(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "web", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetBucketVersioning(ctx, "web", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	first := object("web", "k", "d1", 5)
+	first.WebsiteRedirectLocation = "/elsewhere"
+	v1 := mustCommit(t, s, first)
+	v2 := mustCommit(t, s, object("web", "k", "d2", 5))
+	for id, want := range map[string]string{v1.VersionID: "/elsewhere", v2.VersionID: "", "": ""} {
+		got, err := s.GetObject(ctx, "web", "k", id)
+		if err != nil || got.WebsiteRedirectLocation != want {
+			t.Fatalf("version %q: redirect %q, %v; want %q", id, got.WebsiteRedirectLocation, err, want)
+		}
+	}
+
+	u, err := s.CreateMultipartUpload(ctx, Upload{Bucket: "web", Key: "mp", Template: Version{WebsiteRedirectLocation: "https://example.com/x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetMultipartUpload(ctx, "web", "mp", u.UploadID); err != nil || got.Template.WebsiteRedirectLocation != "https://example.com/x" {
+		t.Fatalf("upload template %+v %v", got.Template, err)
+	}
+	mustPutPart(t, s, u, 1, partSegment("p1", 7))
+	done, err := s.CompleteMultipartUpload(ctx, "web", "mp", u.UploadID, completed(map[int]string{1: "p1"}, 1), Preconditions{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.GetObject(ctx, "web", "mp", done.VersionID); err != nil || got.WebsiteRedirectLocation != "https://example.com/x" {
+		t.Fatalf("completed upload's redirect %q, %v", got.WebsiteRedirectLocation, err)
+	}
+	bad := object("web", "k", "d3", 5)
+	bad.WebsiteRedirectLocation = "/\x00"
+	if _, err := s.CommitObject(ctx, bad, Preconditions{}); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("NUL in redirect: %v", err)
+	}
+}

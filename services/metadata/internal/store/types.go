@@ -63,9 +63,11 @@ type Version struct {
 	ContentDisposition string
 	ContentLanguage    string
 	Expires            string
-	UserMetadata       map[string]string
-	Segments           []Segment
-	DeleteMarker       bool
+	// WebsiteRedirectLocation is x-amz-website-redirect-location.
+	WebsiteRedirectLocation string
+	UserMetadata            map[string]string
+	Segments                []Segment
+	DeleteMarker            bool
 	// IsLatest: this is the key's current version (set on reads).
 	IsLatest bool
 	Tags     map[string]string
@@ -228,6 +230,7 @@ func validateVersion(v *Version) error {
 		{"content_disposition", v.ContentDisposition},
 		{"content_language", v.ContentLanguage},
 		{"expires", v.Expires},
+		{"website_redirect_location", v.WebsiteRedirectLocation},
 	} {
 		if err := checkText(f.name, f.value); err != nil {
 			return err
