@@ -268,3 +268,88 @@ func TestWebsiteRedirectLocation(t *testing.T) {
 		wantAPIError(t, err, "InvalidRedirectLocation", 400)
 	}
 }
+
+// TestListBucketsPaging: max-buckets pages by name with a continuation
+// token, prefix and bucket-region filter, and bad max-buckets values are
+// InvalidArgument.
+func TestListBucketsPaging(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	names := []string{"alpha", "beta-1", "beta-2", "beta-3", "gamma"}
+	for _, n := range names {
+		e.createBucket(t, n)
+	}
+	bucketNames := func(out *awss3.ListBucketsOutput) []string {
+		var got []string
+		for _, b := range out.Buckets {
+			got = append(got, aws.ToString(b.Name))
+		}
+		return got
+	}
+	var got []string
+	var token *string
+	pages := 0
+	for {
+		out, err := e.client.ListBuckets(ctx, &awss3.ListBucketsInput{MaxBuckets: aws.Int32(2), ContinuationToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		if len(out.Buckets) > 2 || out.Prefix != nil {
+			t.Fatalf("page %d: %v prefix %v", pages, bucketNames(out), out.Prefix)
+		}
+		got = append(got, bucketNames(out)...)
+		if out.ContinuationToken == nil {
+			break
+		}
+		token = out.ContinuationToken
+	}
+	if pages != 3 || strings.Join(got, ",") != strings.Join(names, ",") {
+		t.Fatalf("%d pages: %v", pages, got)
+	}
+
+	out, err := e.client.ListBuckets(ctx, &awss3.ListBucketsInput{Prefix: aws.String("beta-"), MaxBuckets: aws.Int32(2)})
+	if err != nil || strings.Join(bucketNames(out), ",") != "beta-1,beta-2" || aws.ToString(out.Prefix) != "beta-" || aws.ToString(out.ContinuationToken) != "beta-2" {
+		t.Fatalf("prefix page: %v %v", bucketNames(out), err)
+	}
+	out, err = e.client.ListBuckets(ctx, &awss3.ListBucketsInput{Prefix: aws.String("beta-"), ContinuationToken: out.ContinuationToken})
+	if err != nil || strings.Join(bucketNames(out), ",") != "beta-3" || out.ContinuationToken != nil {
+		t.Fatalf("prefix second page: %v %v", bucketNames(out), err)
+	}
+	out, err = e.client.ListBuckets(ctx, &awss3.ListBucketsInput{BucketRegion: aws.String("eu-west-1")})
+	if err != nil || len(out.Buckets) != 0 {
+		t.Fatalf("other region: %v %v", bucketNames(out), err)
+	}
+	out, err = e.client.ListBuckets(ctx, &awss3.ListBucketsInput{BucketRegion: aws.String(testRegion)})
+	if err != nil || len(out.Buckets) != len(names) {
+		t.Fatalf("own region: %v %v", bucketNames(out), err)
+	}
+	for _, n := range []int32{-3, 0, 10001} {
+		_, err := e.client.ListBuckets(ctx, &awss3.ListBucketsInput{MaxBuckets: aws.Int32(n)})
+		wantAPIError(t, err, "InvalidArgument", 400)
+	}
+}
+
+// TestCORSExposeHeaderAndMaxAge: ExposeHeader names must be HTTP tokens
+// like AllowedHeader names; a negative MaxAgeSeconds is kept, as S3 keeps
+// it.
+func TestCORSExposeHeaderAndMaxAge(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "corsx")
+	ctx := ctxT(t)
+	put := func(rule types.CORSRule) error {
+		rule.AllowedOrigins, rule.AllowedMethods = []string{"http://origin.com"}, []string{"GET"}
+		_, err := e.client.PutBucketCors(ctx, &awss3.PutBucketCorsInput{Bucket: aws.String("corsx"), CORSConfiguration: &types.CORSConfiguration{CORSRules: []types.CORSRule{rule}}})
+		return err
+	}
+	for _, bad := range []string{"X-Custom:Header", "X(Custom)", `X"Quote"`, "invalid header"} {
+		wantAPIError(t, put(types.CORSRule{ExposeHeaders: []string{"ETag", bad}}), "InvalidRequest", 400)
+	}
+	if err := put(types.CORSRule{ExposeHeaders: []string{"ETag"}, MaxAgeSeconds: aws.Int32(-100)}); err != nil {
+		t.Fatalf("negative max age: %v", err)
+	}
+	out, err := e.client.GetBucketCors(ctx, &awss3.GetBucketCorsInput{Bucket: aws.String("corsx")})
+	if err != nil || len(out.CORSRules) != 1 || aws.ToInt32(out.CORSRules[0].MaxAgeSeconds) != -100 {
+		t.Fatalf("stored rules %+v %v", out, err)
+	}
+}

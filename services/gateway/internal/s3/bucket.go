@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
+	"strings"
 
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
@@ -19,19 +21,45 @@ const maxConfigBody = 64 << 10
 // defaultRegion is the region whose location constraint is empty.
 const defaultRegion = "us-east-1"
 
+// maxBucketsLimit is the largest max-buckets S3 accepts.
+const maxBucketsLimit = 10000
+
+// listBuckets answers ListBuckets with its optional paging and filters:
+// prefix, bucket-region, max-buckets and continuation-token (the name of
+// the last bucket of the previous page; the token is opaque to clients).
+// The tenant's buckets are few (S3 caps an account at 10,000), so they are
+// read whole and paged here.
 func (h *Handler) listBuckets(req *request) error {
+	q := req.route.Query
+	limit := 0
+	if v, ok := q["max-buckets"]; ok {
+		n, err := strconv.Atoi(v[0])
+		if err != nil || n < 1 || n > maxBucketsLimit {
+			return errorf(ErrInvalidArgument, "Argument max-buckets must be an integer between 1 and %d.", maxBucketsLimit)
+		}
+		limit = n
+	}
+	prefix, region, after := q.Get("prefix"), q.Get("bucket-region"), q.Get("continuation-token")
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.ListBuckets(ctx, &metadatav1.ListBucketsRequest{})
 	if err != nil {
 		return fmt.Errorf("list buckets: %w", err)
 	}
-	out := listAllMyBucketsResult{Owner: h.owner}
+	out := listAllMyBucketsResult{Owner: h.owner, Prefix: prefix}
 	buckets := resp.GetBuckets()
 	sort.Slice(buckets, func(i, j int) bool { return buckets[i].GetName() < buckets[j].GetName() })
 	for _, b := range buckets {
+		name := b.GetName()
+		if name <= after || !strings.HasPrefix(name, prefix) || (region != "" && b.GetRegion() != region) {
+			continue
+		}
+		if limit > 0 && len(out.Buckets.Bucket) == limit {
+			out.ContinuationToken = out.Buckets.Bucket[limit-1].Name
+			break
+		}
 		out.Buckets.Bucket = append(out.Buckets.Bucket, bucketEntry{
-			Name:         b.GetName(),
+			Name:         name,
 			CreationDate: xmlTime(b.GetCreatedAt().AsTime()),
 			BucketRegion: b.GetRegion(),
 		})

@@ -70,16 +70,19 @@ func parseCORS(data []byte) (*corsConfiguration, *Error) {
 			}
 		}
 		for _, hd := range r.AllowedHeaders {
-			if !isToken(hd) {
-				return nil, errorf(ErrInvalidRequest, "AllowedHeader %q contains invalid character.", hd)
+			if e := checkCORSHeaderName(hd); e != nil {
+				return nil, e
 			}
 			if strings.Count(hd, "*") > 1 {
 				return nil, errorf(ErrInvalidRequest, "AllowedHeader %q can not have more than one wildcard.", hd)
 			}
 		}
-		if r.MaxAgeSeconds != nil && *r.MaxAgeSeconds < 0 {
-			return nil, newError(ErrMalformedXML, "")
+		for _, hd := range r.ExposeHeaders {
+			if e := checkCORSHeaderName(hd); e != nil {
+				return nil, e
+			}
 		}
+		// A negative MaxAgeSeconds is accepted, as S3 accepts it.
 	}
 	return &corsConfiguration{Rules: in.Rules}, nil
 }
@@ -157,6 +160,15 @@ func setCORSHeaders(hdr http.Header, r *corsRule, origin string, preflight bool,
 }
 
 // isToken reports whether s is an HTTP token (RFC 9110), as header names are.
+// checkCORSHeaderName refuses a header name that is not an HTTP token. S3
+// words the error the same for AllowedHeader and ExposeHeader.
+func checkCORSHeaderName(name string) *Error {
+	if !isToken(name) {
+		return errorf(ErrInvalidRequest, `AllowedHeader "%s" contains invalid character.`, name)
+	}
+	return nil
+}
+
 func isToken(s string) bool {
 	if s == "" {
 		return false

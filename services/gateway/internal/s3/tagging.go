@@ -120,7 +120,8 @@ func parseTaggingHeader(s string) (map[string]string, error) {
 	}
 	tags := make(map[string]string, len(q))
 	for k, vs := range q {
-		if len(vs) != 1 {
+		// "=" (a tag without a name) is an encoding error, not a bad tag.
+		if len(vs) != 1 || k == "" {
 			return nil, bad
 		}
 		if e := validateTag(k, vs[0]); e != nil {

@@ -208,11 +208,13 @@ func TestPutObjectTaggingHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameTags(t, got.TagSet, map[string]string{"a": "1", "b": "two words"})
-	_, err = e.client.PutObject(ctx, &awss3.PutObjectInput{
-		Bucket: aws.String("htags"), Key: aws.String("bad"), Body: bytes.NewReader([]byte("x")),
-		Tagging: aws.String("a=1&a=2"),
-	})
-	wantAPIError(t, err, "InvalidArgument", 400)
+	for _, bad := range []string{"a=1&a=2", "=", "=v", "key%"} {
+		_, err = e.client.PutObject(ctx, &awss3.PutObjectInput{
+			Bucket: aws.String("htags"), Key: aws.String("bad"), Body: bytes.NewReader([]byte("x")),
+			Tagging: aws.String(bad),
+		})
+		wantAPIError(t, err, "InvalidArgument", 400)
+	}
 	if e.meta.Object("htags", "bad") != nil {
 		t.Fatal("object stored despite invalid tags")
 	}

@@ -44,6 +44,8 @@ type listAllMyBucketsResult struct {
 	Buckets struct {
 		Bucket []bucketEntry `xml:"Bucket"`
 	} `xml:"Buckets"`
+	ContinuationToken string `xml:"ContinuationToken,omitempty"`
+	Prefix            string `xml:"Prefix,omitempty"`
 }
 
 // locationConstraint is GetBucketLocation's answer; us-east-1 is the empty
