@@ -32,7 +32,7 @@ func TestParseTaggingHeader(t *testing.T) {
 		{"allowed punctuation", "k=a+b-c.d_e:f/g=h@i", map[string]string{"k": "a b-c.d_e:f/g=h@i"}, ""},
 		{"duplicate", "a=1&a=2", nil, ErrInvalidArgument},
 		{"bad escape", "a=%zz", nil, ErrInvalidArgument},
-		{"empty key", "=v", nil, ErrInvalidTag},
+		{"empty key", "=v", nil, ErrInvalidArgument},
 		{"aws prefix", "aws:x=1", nil, ErrInvalidTag},
 		{"AWS prefix", "AWS:x=1", nil, ErrInvalidTag},
 		{"bad char in key", "a%21=1", nil, ErrInvalidTag},
