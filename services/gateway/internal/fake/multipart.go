@@ -28,6 +28,28 @@ const defaultMinPartSize = 5 << 20
 type multipartState struct {
 	next    int
 	uploads map[string]*fakeUpload
+	// completed remembers finished uploads, so that completing one again
+	// with the same part list answers the same object (as the real store).
+	completed map[string]completedUpload
+}
+
+type completedUpload struct {
+	bucket, key string
+	parts       []*metadatav1.CompletedPart
+	version     *metadatav1.ObjectVersion
+}
+
+// sameCompletedParts reports whether two part lists name the same parts.
+func sameCompletedParts(a, b []*metadatav1.CompletedPart) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].GetPartNumber() != b[i].GetPartNumber() || a[i].GetEtag() != b[i].GetEtag() {
+			return false
+		}
+	}
+	return true
 }
 
 type fakeUpload struct {
@@ -187,6 +209,12 @@ func (m *Metadata) CompleteMultipartUpload(_ context.Context, req *metadatav1.Co
 	if err := m.check(); err != nil {
 		return nil, err
 	}
+	if done, ok := m.uploads.completed[req.GetUploadId()]; ok && done.bucket == req.GetBucket() && done.key == req.GetKey() {
+		if !sameCompletedParts(done.parts, req.GetParts()) {
+			return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_UPLOAD, "no such upload")
+		}
+		return &metadatav1.CompleteMultipartUploadResponse{Version: proto.Clone(done.version).(*metadatav1.ObjectVersion)}, nil
+	}
 	u, err := m.uploadLocked(req.GetBucket(), req.GetKey(), req.GetUploadId())
 	if err != nil {
 		return nil, err
@@ -245,6 +273,13 @@ func (m *Metadata) CompleteMultipartUpload(_ context.Context, req *metadatav1.Co
 		}
 	}
 	delete(m.uploads.uploads, req.GetUploadId())
+	if m.uploads.completed == nil {
+		m.uploads.completed = map[string]completedUpload{}
+	}
+	m.uploads.completed[req.GetUploadId()] = completedUpload{
+		bucket: req.GetBucket(), key: req.GetKey(), version: proto.Clone(committed).(*metadatav1.ObjectVersion),
+		parts: listed,
+	}
 	return &metadatav1.CompleteMultipartUploadResponse{Version: committed}, nil
 }
 

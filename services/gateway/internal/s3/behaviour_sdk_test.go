@@ -353,3 +353,61 @@ func TestCORSExposeHeaderAndMaxAge(t *testing.T) {
 		t.Fatalf("stored rules %+v %v", out, err)
 	}
 }
+
+// TestCompleteRetried: completing an upload again with the same part list
+// answers the same object (a retry after a lost response), concurrent
+// completes all succeed with one object, and another part list is
+// NoSuchUpload.
+func TestCompleteRetried(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "recomp")
+	ctx := ctxT(t)
+	id := e.createMP(t, e.client, "recomp", "k", nil)
+	p1 := e.uploadPart(t, e.client, "recomp", "k", id, 1, randBytes(5<<20, 1), nil)
+	p2 := e.uploadPart(t, e.client, "recomp", "k", id, 2, []byte("tail"), nil)
+	complete := func(parts ...types.CompletedPart) (*awss3.CompleteMultipartUploadOutput, error) {
+		return e.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+			Bucket: aws.String("recomp"), Key: aws.String("k"), UploadId: aws.String(id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+	}
+	both := []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: p1.ETag}, {PartNumber: aws.Int32(2), ETag: p2.ETag}}
+
+	const n = 4
+	etags := make(chan string, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			out, err := complete(both...)
+			if err != nil {
+				errs <- err
+				return
+			}
+			etags <- aws.ToString(out.ETag)
+		}()
+	}
+	var first string
+	for range n {
+		select {
+		case err := <-errs:
+			t.Fatalf("concurrent complete: %v", err)
+		case etag := <-etags:
+			if first == "" {
+				first = etag
+			}
+			if etag != first || !strings.HasSuffix(etag, `-2"`) {
+				t.Fatalf("ETags %s and %s", first, etag)
+			}
+		}
+	}
+	out, err := complete(both...)
+	if err != nil || aws.ToString(out.ETag) != first {
+		t.Fatalf("retried complete: %v %v", out, err)
+	}
+	_, err = complete(both[0])
+	wantAPIError(t, err, "NoSuchUpload", 404)
+	head, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("recomp"), Key: aws.String("k")})
+	if err != nil || aws.ToString(head.ETag) != first || aws.ToInt64(head.ContentLength) != 5<<20+4 {
+		t.Fatalf("object after completes: %v %v", head, err)
+	}
+}

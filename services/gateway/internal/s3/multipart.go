@@ -643,6 +643,9 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 
 	u, err := h.getUpload(req, uploadID)
 	if err != nil {
+		if toS3Error(err).Code == ErrNoSuchUpload {
+			return h.recompleteMultipartUpload(req, uploadID, listed, nums)
+		}
 		return err
 	}
 	algo, typ := u.GetChecksumAlgorithm(), u.GetChecksumType()
@@ -660,6 +663,9 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 
 	stored, err := h.listAllParts(req, uploadID)
 	if err != nil {
+		if toS3Error(err).Code == ErrNoSuchUpload {
+			return h.recompleteMultipartUpload(req, uploadID, listed, nums)
+		}
 		return err
 	}
 	minPart := h.cfg.MinPartSize
@@ -669,6 +675,11 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 	var total int64
 	for i, lp := range listed {
 		p := stored[nums[i]]
+		if p == nil && len(stored) == 0 {
+			// The upload completed after it was read (a concurrent
+			// complete took its parts).
+			return h.recompleteMultipartUpload(req, uploadID, listed, nums)
+		}
 		if p == nil || p.GetSegment().GetEtag() != lp.ETag {
 			return newError(ErrInvalidPart, "")
 		}
@@ -728,6 +739,32 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 	if len(sums) == 0 && sumErr == nil {
 		sums, sumType = map[string]string{algo: sum}, typ
 	}
+	return h.writeCompleteResult(req, v, sums, sumType)
+}
+
+// recompleteMultipartUpload answers a Complete of an upload that is no
+// longer in progress: the metadata service returns the object a completed
+// upload made when the part list is the same (a retried or concurrent
+// complete gets the same answer as the one that won), else NoSuchUpload.
+func (h *Handler) recompleteMultipartUpload(req *request, uploadID string, listed []completedPartIn, nums []int32) error {
+	parts := make([]*metadatav1.CompletedPart, len(listed))
+	for i, lp := range listed {
+		parts[i] = &metadatav1.CompletedPart{PartNumber: nums[i], Etag: lp.ETag}
+	}
+	ctx, cancel := h.metaCtx(req)
+	defer cancel()
+	resp, err := h.meta.CompleteMultipartUpload(ctx, &metadatav1.CompleteMultipartUploadRequest{
+		Bucket: req.route.Bucket, Key: req.route.Key, UploadId: uploadID, Parts: parts,
+	})
+	if err != nil {
+		return fmt.Errorf("complete multipart upload: %w", err)
+	}
+	sums, sumType := objectChecksums(resp.GetVersion())
+	return h.writeCompleteResult(req, resp.GetVersion(), sums, sumType)
+}
+
+// writeCompleteResult sends CompleteMultipartUploadResult for version v.
+func (h *Handler) writeCompleteResult(req *request, v *metadatav1.ObjectVersion, sums map[string]string, sumType string) error {
 	out := completeMultipartUploadResult{
 		Location:       objectLocation(req),
 		Bucket:         req.route.Bucket,
