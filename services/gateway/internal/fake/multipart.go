@@ -115,7 +115,8 @@ func (m *Metadata) CreateMultipartUpload(_ context.Context, req *metadatav1.Crea
 		m.uploads.uploads = map[string]*fakeUpload{}
 	}
 	m.uploads.next++
-	up.UploadId = fmt.Sprintf("upload-%04d", m.uploads.next)
+	// UUID-shaped, as the real service's ids are.
+	up.UploadId = fmt.Sprintf("00000000-0000-7000-8000-%012d", m.uploads.next)
 	up.Initiated = timestamppb.New(m.now())
 	m.uploads.uploads[up.UploadId] = &fakeUpload{upload: up, parts: map[int32]*metadatav1.Part{}}
 	return &metadatav1.CreateMultipartUploadResponse{Upload: proto.Clone(up).(*metadatav1.MultipartUpload)}, nil

@@ -2,6 +2,7 @@ package s3_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 )
 
 // TestMalformedRangesServeWholeObject: whitespace inside the range spec
@@ -410,4 +412,35 @@ func TestCompleteRetried(t *testing.T) {
 	if err != nil || aws.ToString(head.ETag) != first || aws.ToInt64(head.ContentLength) != 5<<20+4 {
 		t.Fatalf("object after completes: %v %v", head, err)
 	}
+}
+
+// TestMalformedMarkersAndVersionIDs: an upload-id-marker or copy-source
+// versionId that cannot be an id is InvalidArgument with S3's wording.
+func TestMalformedMarkersAndVersionIDs(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "marks")
+	ctx := ctxT(t)
+	e.put(t, "marks", "src", []byte("x"))
+	_, err := e.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("marks"), KeyMarker: aws.String("k"), UploadIdMarker: aws.String("invalid_uploadId_marker")})
+	wantAPIError(t, err, "InvalidArgument", 400)
+	if msg := apiMessage(err); msg != "Invalid uploadId marker" {
+		t.Fatalf("message %q", msg)
+	}
+	_, err = e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("marks"), Key: aws.String("dst"), CopySource: aws.String("marks/src?versionId=invalid_versionId")})
+	wantAPIError(t, err, "InvalidArgument", 400)
+	if msg := apiMessage(err); msg != "Invalid version id specified" {
+		t.Fatalf("message %q", msg)
+	}
+	id := e.createMP(t, e.client, "marks", "mp", nil)
+	_, err = e.client.UploadPartCopy(ctx, &awss3.UploadPartCopyInput{Bucket: aws.String("marks"), Key: aws.String("mp"), UploadId: aws.String(id), PartNumber: aws.Int32(1), CopySource: aws.String("marks/src?versionId=invalid_versionId")})
+	wantAPIError(t, err, "InvalidArgument", 400)
+}
+
+// apiMessage is the message of an S3 error answer.
+func apiMessage(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorMessage()
+	}
+	return ""
 }

@@ -32,6 +32,9 @@ func parseCopySource(raw string) (copySource, *Error) {
 			if vs[0] == "" {
 				return cs, newError(ErrInvalidArgument, "Version id cannot be the empty string")
 			}
+			if e := checkVersionID(vs[0]); e != nil {
+				return cs, e
+			}
 			cs.versionID = vs[0]
 		}
 	}

@@ -923,6 +923,10 @@ func (h *Handler) listMultipartUploads(req *request) error {
 	if keyMarker != "" {
 		// S3 ignores upload-id-marker without key-marker.
 		uploadIDMarker = q.Get("upload-id-marker")
+		// Upload ids are UUIDs; anything else cannot be a marker.
+		if uploadIDMarker != "" && !isUUID(uploadIDMarker) {
+			return newError(ErrInvalidArgument, "Invalid uploadId marker")
+		}
 	}
 	out := listMultipartUploadsResult{
 		Bucket:         req.route.Bucket,
