@@ -1207,7 +1207,10 @@ type DeleteObjectRequest struct {
 	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// Delete this version permanently (S3 DELETE ?versionId=); empty deletes
 	// the current version (unversioned) or adds a delete marker (versioned).
-	VersionId     string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	VersionId string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Delete only when these hold for the key's current version (S3's
+	// If-Match on DELETE); if_none_match is not used.
+	Preconditions *WritePreconditions `protobuf:"bytes,4,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1261,6 +1264,13 @@ func (x *DeleteObjectRequest) GetVersionId() string {
 		return x.VersionId
 	}
 	return ""
+}
+
+func (x *DeleteObjectRequest) GetPreconditions() *WritePreconditions {
+	if x != nil {
+		return x.Preconditions
+	}
+	return nil
 }
 
 type DeleteObjectResponse struct {
@@ -3387,12 +3397,13 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"O\n" +
 	"\x11GetObjectResponse\x12:\n" +
-	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"^\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"\xab\x01\n" +
 	"\x13DeleteObjectRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
-	"version_id\x18\x03 \x01(\tR\tversionId\"t\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12K\n" +
+	"\rpreconditions\x18\x04 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\"t\n" +
 	"\x14DeleteObjectResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\x12#\n" +
 	"\rdelete_marker\x18\x02 \x01(\bR\fdeleteMarker\x12\x1d\n" +
@@ -3684,76 +3695,77 @@ var file_anvil_metadata_v1_metadata_proto_depIdxs = []int32{
 	13, // 12: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
 	12, // 13: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
 	12, // 14: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 15: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 16: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
-	1,  // 17: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
-	2,  // 18: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
-	57, // 19: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
-	59, // 20: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
-	12, // 21: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 22: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 23: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 24: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	59, // 25: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
-	11, // 26: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
-	11, // 27: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
-	41, // 28: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
-	36, // 29: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	41, // 30: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
-	58, // 31: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
-	46, // 32: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
-	13, // 33: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 34: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 35: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
-	3,  // 36: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
-	5,  // 37: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
-	7,  // 38: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
-	9,  // 39: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
-	14, // 40: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
-	16, // 41: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
-	18, // 42: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
-	20, // 43: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
-	22, // 44: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
-	24, // 45: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
-	26, // 46: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
-	28, // 47: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
-	30, // 48: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
-	32, // 49: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
-	34, // 50: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
-	37, // 51: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
-	39, // 52: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
-	42, // 53: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
-	44, // 54: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
-	47, // 55: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
-	49, // 56: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
-	51, // 57: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
-	4,  // 58: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
-	6,  // 59: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
-	8,  // 60: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
-	10, // 61: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
-	15, // 62: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
-	17, // 63: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
-	19, // 64: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
-	21, // 65: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
-	23, // 66: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
-	25, // 67: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
-	27, // 68: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
-	29, // 69: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
-	31, // 70: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
-	33, // 71: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
-	35, // 72: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
-	38, // 73: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
-	40, // 74: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
-	43, // 75: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
-	45, // 76: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
-	48, // 77: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
-	50, // 78: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
-	52, // 79: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
-	58, // [58:80] is the sub-list for method output_type
-	36, // [36:58] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	13, // 15: anvil.metadata.v1.DeleteObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 16: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 17: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
+	1,  // 18: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
+	2,  // 19: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	57, // 20: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	59, // 21: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
+	12, // 22: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
+	36, // 23: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	36, // 24: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	36, // 25: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	59, // 26: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
+	11, // 27: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
+	11, // 28: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
+	41, // 29: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
+	36, // 30: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	41, // 31: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
+	58, // 32: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	46, // 33: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
+	13, // 34: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 35: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	36, // 36: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
+	3,  // 37: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
+	5,  // 38: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
+	7,  // 39: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
+	9,  // 40: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
+	14, // 41: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
+	16, // 42: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
+	18, // 43: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
+	20, // 44: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
+	22, // 45: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
+	24, // 46: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
+	26, // 47: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
+	28, // 48: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
+	30, // 49: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
+	32, // 50: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
+	34, // 51: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
+	37, // 52: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
+	39, // 53: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
+	42, // 54: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
+	44, // 55: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
+	47, // 56: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
+	49, // 57: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
+	51, // 58: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
+	4,  // 59: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
+	6,  // 60: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
+	8,  // 61: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
+	10, // 62: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
+	15, // 63: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
+	17, // 64: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
+	19, // 65: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
+	21, // 66: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
+	23, // 67: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
+	25, // 68: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
+	27, // 69: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
+	29, // 70: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
+	31, // 71: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
+	33, // 72: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
+	35, // 73: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
+	38, // 74: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
+	40, // 75: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
+	43, // 76: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
+	45, // 77: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
+	48, // 78: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
+	50, // 79: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
+	52, // 80: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
+	59, // [59:81] is the sub-list for method output_type
+	37, // [37:59] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_anvil_metadata_v1_metadata_proto_init() }

@@ -245,6 +245,9 @@ func (m *Metadata) DeleteObject(_ context.Context, req *metadatav1.DeleteObjectR
 	if _, ok := m.objects[req.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
+	if err := m.preconditionsLocked(req.GetBucket(), req.GetKey(), req.GetPreconditions()); err != nil {
+		return nil, err
+	}
 	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId()), nil
 }
 

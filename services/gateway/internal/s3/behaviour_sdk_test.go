@@ -444,3 +444,25 @@ func apiMessage(err error) string {
 	}
 	return ""
 }
+
+// TestDeleteObjectIfMatch: If-Match on DELETE deletes only the object with
+// that ETag; 412 otherwise, and the object stays.
+func TestDeleteObjectIfMatch(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "cdel")
+	ctx := ctxT(t)
+	put := e.put(t, "cdel", "k", []byte("dummy"))
+	for _, bad := range []string{"incorrect_etag", `"incorrect_etag"`} {
+		_, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("cdel"), Key: aws.String("k"), IfMatch: aws.String(bad)})
+		wantAPIError(t, err, "PreconditionFailed", 412)
+	}
+	if e.meta.Object("cdel", "k") == nil {
+		t.Fatal("object deleted despite a failed If-Match")
+	}
+	if _, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("cdel"), Key: aws.String("k"), IfMatch: aws.String(strings.Trim(aws.ToString(put.ETag), `"`))}); err != nil {
+		t.Fatalf("matching (unquoted) ETag: %v", err)
+	}
+	if e.meta.Object("cdel", "k") != nil {
+		t.Fatal("object still there")
+	}
+}

@@ -197,7 +197,7 @@ func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, key, versionID s
 	if e := checkVersionID(versionID); e != nil {
 		return fail(e)
 	}
-	resp, err := h.metaDelete(req, key, lookupVersionID(b, versionID))
+	resp, err := h.metaDelete(req, key, lookupVersionID(b, versionID), nil)
 	if err != nil {
 		e := toS3Error(err)
 		if e.HTTPStatus >= 500 {

@@ -397,7 +397,14 @@ func (h *Handler) deleteObject(req *request) error {
 		}
 		lookup = lookupVersionID(b, shown)
 	}
-	resp, err := h.metaDelete(req, req.route.Key, lookup)
+	// If-Match on DELETE is checked against the key's current version in
+	// the delete's transaction. (S3 evaluates x-amz-if-match-size and
+	// x-amz-if-match-last-modified-time for directory buckets only.)
+	var pre *metadatav1.WritePreconditions
+	if m := req.r.Header.Get("If-Match"); m != "" {
+		pre = &metadatav1.WritePreconditions{IfMatch: m}
+	}
+	resp, err := h.metaDelete(req, req.route.Key, lookup, pre)
 	if err != nil {
 		return err
 	}
@@ -415,11 +422,12 @@ func (h *Handler) deleteObject(req *request) error {
 	return nil
 }
 
-// metaDelete asks metadata to delete key (one version when versionID is set).
-func (h *Handler) metaDelete(req *request, key, versionID string) (*metadatav1.DeleteObjectResponse, error) {
+// metaDelete asks metadata to delete key (one version when versionID is
+// set), when pre (if any) holds.
+func (h *Handler) metaDelete(req *request, key, versionID string, pre *metadatav1.WritePreconditions) (*metadatav1.DeleteObjectResponse, error) {
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
-	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: req.route.Bucket, Key: key, VersionId: versionID})
+	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: req.route.Bucket, Key: key, VersionId: versionID, Preconditions: pre})
 	if err != nil {
 		return nil, fmt.Errorf("delete object: %w", err)
 	}

@@ -260,7 +260,7 @@ func (s *Server) GetObject(ctx context.Context, req *metadatav1.GetObjectRequest
 // DeleteObject deletes a key (a delete marker in a versioned bucket) or,
 // with a version id, one version for good.
 func (s *Server) DeleteObject(ctx context.Context, req *metadatav1.DeleteObjectRequest) (*metadatav1.DeleteObjectResponse, error) {
-	res, err := s.store.DeleteObject(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId())
+	res, err := s.store.DeleteObjectIf(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId(), preconditionsFromProto(req.GetPreconditions()))
 	if err != nil {
 		return nil, err
 	}

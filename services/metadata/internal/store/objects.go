@@ -385,6 +385,14 @@ func (s *Store) CommitObject(ctx context.Context, v Version, pre Preconditions) 
 // for good; when it was the current one, the next newest version becomes
 // current. Deleted is false when there was no such version.
 func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string) (DeleteResult, error) {
+	return s.DeleteObjectIf(ctx, bucket, key, versionID, Preconditions{})
+}
+
+// DeleteObjectIf is DeleteObject when pre holds for the key's current
+// version, checked under the key's lock (S3's If-Match on DELETE):
+// ErrPreconditionFailed when the ETag differs, ErrNoSuchKey when there is
+// no current version.
+func (s *Store) DeleteObjectIf(ctx context.Context, bucket, key, versionID string, pre Preconditions) (DeleteResult, error) {
 	if err := ValidateKey(key); err != nil {
 		return DeleteResult{}, err
 	}
@@ -402,6 +410,9 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string)
 		res, retired = DeleteResult{}, 0
 		st, err := lockKey(ctx, tx, b, key)
 		if err != nil {
+			return err
+		}
+		if err := st.check(pre, b.Name, key); err != nil {
 			return err
 		}
 		switch {

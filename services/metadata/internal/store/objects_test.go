@@ -531,3 +531,32 @@ func TestWebsiteRedirectPerVersion(t *testing.T) {
 		t.Fatalf("NUL in redirect: %v", err)
 	}
 }
+
+// TestDeleteObjectIf: a conditional delete happens only when If-Match
+// names the current version's ETag (quoted or not, or "*"); a missing key
+// is ErrNoSuchKey.
+func TestDeleteObjectIf(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "cond", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	v := mustCommit(t, s, object("cond", "k", "d1", 5))
+	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"other"`}); !errors.Is(err, ErrPreconditionFailed) {
+		t.Fatalf("wrong etag: %v", err)
+	}
+	if _, err := s.GetObject(ctx, "cond", "k", ""); err != nil {
+		t.Fatalf("object after a refused delete: %v", err)
+	}
+	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"` + v.ETag + `"`}); err != nil || !res.Deleted {
+		t.Fatalf("matching etag: %+v %v", res, err)
+	}
+	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}); !errors.Is(err, ErrNoSuchKey) {
+		t.Fatalf("missing key: %v", err)
+	}
+	mustCommit(t, s, object("cond", "k", "d2", 5))
+	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}); err != nil || !res.Deleted {
+		t.Fatalf("wildcard: %+v %v", res, err)
+	}
+}
