@@ -87,6 +87,14 @@ const (
 	ErrOwnershipControlsNotFoundError                 = "OwnershipControlsNotFoundError"
 	ErrReplicationConfigurationNotFoundError          = "ReplicationConfigurationNotFoundError"
 	ErrServerSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
+
+	// Bucket access: ACLs, ownership controls, bucket policies, website.
+	ErrAccessControlListNotSupported       = "AccessControlListNotSupported"
+	ErrInvalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
+	ErrMalformedACLError                   = "MalformedACLError"
+	ErrMissingSecurityHeader               = "MissingSecurityHeader"
+	ErrUnexpectedContent                   = "UnexpectedContent"
+	ErrUnresolvableGrantByEmailAddress     = "UnresolvableGrantByEmailAddress"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -149,6 +157,14 @@ var errorTable = map[string]Error{
 	ErrOwnershipControlsNotFoundError:                 {HTTPStatus: http.StatusNotFound, Message: "The bucket ownership controls were not found"},
 	ErrReplicationConfigurationNotFoundError:          {HTTPStatus: http.StatusNotFound, Message: "The replication configuration was not found"},
 	ErrServerSideEncryptionConfigurationNotFoundError: {HTTPStatus: http.StatusNotFound, Message: "The server side encryption configuration was not found"},
+
+	// Bucket access: ACLs, ownership controls, bucket policies, website.
+	ErrAccessControlListNotSupported:       {HTTPStatus: http.StatusBadRequest, Message: "The bucket does not allow ACLs"},
+	ErrInvalidBucketAclWithObjectOwnership: {HTTPStatus: http.StatusBadRequest, Message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
+	ErrMalformedACLError:                   {HTTPStatus: http.StatusBadRequest, Message: "The XML you provided was not well-formed or did not validate against our published schema."},
+	ErrMissingSecurityHeader:               {HTTPStatus: http.StatusBadRequest, Message: "Your request was missing a required header."},
+	ErrUnexpectedContent:                   {HTTPStatus: http.StatusBadRequest, Message: "This request does not support content."},
+	ErrUnresolvableGrantByEmailAddress:     {HTTPStatus: http.StatusBadRequest, Message: "The email address you provided does not match any account on record."},
 }
 
 // newError returns the table's error for code, with msg replacing the

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,8 +42,8 @@ type Config struct {
 	HostID string
 	// MetadataTimeout bounds every metadata call (0 = 10s).
 	MetadataTimeout time.Duration
-	// OwnerID seeds the owner id shown for buckets and objects (the single
-	// tenant, for now); only a hash of it is shown.
+	// OwnerID is the owner id shown for buckets and objects and named in
+	// ACLs: the single tenant's root access key id, for now.
 	OwnerID string
 	// MinPartSize is the smallest size of every multipart part but the
 	// last (0 = S3's 5 MiB).
@@ -114,7 +113,7 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 		log:     log,
 		metrics: newMetrics(reg),
 		now:     time.Now,
-		owner:   owner{ID: ownerID(cfg.OwnerID), DisplayName: "anvil"},
+		owner:   owner{ID: cfg.OwnerID, DisplayName: cfg.OwnerID},
 		buckets: newBucketCache(),
 	}
 }
@@ -122,22 +121,15 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 // checkExpectedOwner refuses a request whose x-amz-expected-bucket-owner
 // (or, for copies, x-amz-source-expected-bucket-owner) names another owner
 // than the buckets': AWS answers 403 so a client never writes to or reads
-// from a bucket it did not expect. The owner is named by its canonical id
-// or by the root access key id it derives from.
+// from a bucket it did not expect.
 func (h *Handler) checkExpectedOwner(r *http.Request) *Error {
 	for _, name := range []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Source-Expected-Bucket-Owner"} {
 		v := r.Header.Get(name)
-		if v != "" && v != h.owner.ID && v != h.cfg.OwnerID {
+		if v != "" && v != h.owner.ID {
 			return newError(ErrAccessDenied, "")
 		}
 	}
 	return nil
-}
-
-// ownerID derives a canonical-user-id-like hex string from a name.
-func ownerID(name string) string {
-	sum := sha256.Sum256([]byte("anvil-owner:" + name))
-	return hex.EncodeToString(sum[:])
 }
 
 // request is one S3 request in flight.
