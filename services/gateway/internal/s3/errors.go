@@ -92,6 +92,8 @@ const (
 	ErrAccessControlListNotSupported       = "AccessControlListNotSupported"
 	ErrInvalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
 	ErrMalformedACLError                   = "MalformedACLError"
+	ErrMalformedPolicy                     = "MalformedPolicy"
+	ErrMaxMessageLengthExceeded            = "MaxMessageLengthExceeded"
 	ErrMissingSecurityHeader               = "MissingSecurityHeader"
 	ErrUnexpectedContent                   = "UnexpectedContent"
 	ErrUnresolvableGrantByEmailAddress     = "UnresolvableGrantByEmailAddress"
@@ -162,6 +164,8 @@ var errorTable = map[string]Error{
 	ErrAccessControlListNotSupported:       {HTTPStatus: http.StatusBadRequest, Message: "The bucket does not allow ACLs"},
 	ErrInvalidBucketAclWithObjectOwnership: {HTTPStatus: http.StatusBadRequest, Message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
 	ErrMalformedACLError:                   {HTTPStatus: http.StatusBadRequest, Message: "The XML you provided was not well-formed or did not validate against our published schema."},
+	ErrMalformedPolicy:                     {HTTPStatus: http.StatusBadRequest, Message: "Policies must be valid JSON and the first byte must be '{'"},
+	ErrMaxMessageLengthExceeded:            {HTTPStatus: http.StatusBadRequest, Message: "Your request was too big."},
 	ErrMissingSecurityHeader:               {HTTPStatus: http.StatusBadRequest, Message: "Your request was missing a required header."},
 	ErrUnexpectedContent:                   {HTTPStatus: http.StatusBadRequest, Message: "This request does not support content."},
 	ErrUnresolvableGrantByEmailAddress:     {HTTPStatus: http.StatusBadRequest, Message: "The email address you provided does not match any account on record."},

@@ -61,7 +61,9 @@ type Handler struct {
 	now     func() time.Time
 	owner   owner
 	// buckets caches bucket records for presentation (version id headers).
-	buckets *bucketCache
+	buckets *ttlCache[*metadatav1.Bucket]
+	// policies caches parsed bucket policies (nil: none) for authorization.
+	policies *ttlCache[*policy]
 }
 
 type metrics struct {
@@ -106,15 +108,16 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 		cfg.MinPartSize = DefaultMinPartSize
 	}
 	return &Handler{
-		cfg:     cfg,
-		meta:    meta,
-		data:    data,
-		auth:    auth,
-		log:     log,
-		metrics: newMetrics(reg),
-		now:     time.Now,
-		owner:   owner{ID: cfg.OwnerID, DisplayName: cfg.OwnerID},
-		buckets: newBucketCache(),
+		cfg:      cfg,
+		meta:     meta,
+		data:     data,
+		auth:     auth,
+		log:      log,
+		metrics:  newMetrics(reg),
+		now:      time.Now,
+		owner:    owner{ID: cfg.OwnerID, DisplayName: cfg.OwnerID},
+		buckets:  newTTLCache[*metadatav1.Bucket](),
+		policies: newTTLCache[*policy](),
 	}
 }
 
@@ -254,8 +257,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.trailers = res.Trailers
 	// POST Object authenticates by the signed policy inside its form.
-	if res.Anonymous && req.route.Op != OpPostObject {
-		h.writeError(req, newError(ErrAccessDenied, "Anonymous access is not allowed."))
+	anonymous := res.Anonymous && req.route.Op != OpPostObject
+	if anonymous && req.route.Err != nil {
+		h.writeError(req, newError(ErrAccessDenied, ""))
 		return
 	}
 	if req.route.Err != nil {
@@ -264,6 +268,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := h.checkExpectedOwner(r); e != nil {
 		h.writeError(req, e)
+		return
+	}
+	if err := h.authorize(req, anonymous); err != nil {
+		h.writeError(req, toS3Error(err))
 		return
 	}
 	if err := h.dispatch(req, res); err != nil {

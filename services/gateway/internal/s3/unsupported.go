@@ -63,6 +63,7 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodGet, "acl", OpGetBucketACL},
 	{http.MethodPut, "acl", OpPutBucketACL},
 	{http.MethodGet, "policy", OpGetBucketPolicy},
+	{http.MethodPut, "policy", OpPutBucketPolicy},
 	{http.MethodDelete, "policy", OpDeleteBucketPolicy},
 	{http.MethodGet, "policyStatus", OpGetBucketPolicyStatus},
 	{http.MethodGet, "lifecycle", OpGetBucketLifecycle},
@@ -71,6 +72,7 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodDelete, "encryption", OpDeleteBucketEncryption},
 	{http.MethodGet, "object-lock", OpGetObjectLockConfiguration},
 	{http.MethodGet, "website", OpGetBucketWebsite},
+	{http.MethodPut, "website", OpPutBucketWebsite},
 	{http.MethodDelete, "website", OpDeleteBucketWebsite},
 	{http.MethodGet, "replication", OpGetBucketReplication},
 	{http.MethodDelete, "replication", OpDeleteBucketReplication},
@@ -161,12 +163,18 @@ var featureHandlers = map[string]func(*Handler, *request) error{
 	OpPutBucketOwnershipControls:    (*Handler).putBucketOwnershipControls,
 	OpDeleteBucketOwnershipControls: (*Handler).deleteBucketOwnershipControls,
 
-	OpGetBucketPolicy:            notConfigured(newError(ErrNoSuchBucketPolicy, "")),
-	OpGetBucketPolicyStatus:      notConfigured(newError(ErrNoSuchBucketPolicy, "")),
+	OpGetBucketPolicy:       (*Handler).getBucketPolicy,
+	OpPutBucketPolicy:       (*Handler).putBucketPolicy,
+	OpDeleteBucketPolicy:    (*Handler).deleteBucketPolicy,
+	OpGetBucketPolicyStatus: (*Handler).getBucketPolicyStatus,
+
+	OpGetBucketWebsite:    (*Handler).getBucketWebsite,
+	OpPutBucketWebsite:    (*Handler).putBucketWebsite,
+	OpDeleteBucketWebsite: (*Handler).deleteBucketWebsite,
+
 	OpGetBucketLifecycle:         notConfigured(newError(ErrNoSuchLifecycleConfiguration, "")),
 	OpGetBucketEncryption:        notConfigured(newError(ErrServerSideEncryptionConfigurationNotFoundError, "")),
 	OpGetObjectLockConfiguration: notConfigured(newError(ErrObjectLockConfigurationNotFoundError, "")),
-	OpGetBucketWebsite:           notConfigured(newError(ErrNoSuchWebsiteConfiguration, "")),
 	OpGetBucketReplication:       notConfigured(newError(ErrReplicationConfigurationNotFoundError, "")),
 	OpGetPublicAccessBlock:       notConfigured(newError(ErrNoSuchPublicAccessBlockConfiguration, "")),
 	OpGetObjectRetention:         noObjectLock,
@@ -174,10 +182,8 @@ var featureHandlers = map[string]func(*Handler, *request) error{
 	OpPutObjectRetention:         noObjectLock,
 	OpPutObjectLegalHold:         noObjectLock,
 
-	OpDeleteBucketPolicy:      nothingToDelete,
 	OpDeleteBucketLifecycle:   nothingToDelete,
 	OpDeleteBucketEncryption:  nothingToDelete,
-	OpDeleteBucketWebsite:     nothingToDelete,
 	OpDeleteBucketReplication: nothingToDelete,
 	OpDeletePublicAccessBlock: nothingToDelete,
 

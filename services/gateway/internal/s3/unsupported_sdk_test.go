@@ -110,11 +110,6 @@ func TestNotConfiguredSubresources(t *testing.T) {
 				ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{{ApplyServerSideEncryptionByDefault: &types.ServerSideEncryptionByDefault{SSEAlgorithm: types.ServerSideEncryptionAes256}}}}})
 			return err
 		}, "NotImplemented", 501},
-		{"put website", func(ctx context.Context, b *string) error {
-			_, err := e.client.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: b,
-				WebsiteConfiguration: &types.WebsiteConfiguration{IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}})
-			return err
-		}, "NotImplemented", 501},
 		{"restore", func(ctx context.Context, b *string) error {
 			_, err := e.client.RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: b, Key: aws.String("k")})
 			return err
@@ -144,7 +139,6 @@ func TestUnsupportedSubresourcesAnswer501(t *testing.T) {
 	e.createBucket(t, "subs")
 	e.put(t, "subs", "k", []byte("x"))
 	for _, target := range []struct{ method, path string }{
-		{"PUT", "/subs?policy"},
 		{"PUT", "/subs?replication"},
 		{"PUT", "/subs?logging"},
 		{"PUT", "/subs?notification"},
