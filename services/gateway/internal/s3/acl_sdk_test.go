@@ -98,6 +98,17 @@ func TestACLEnabled(t *testing.T) {
 		out.Grants[2].Permission != types.PermissionWrite {
 		t.Fatalf("grants %+v", out.Grants)
 	}
+	// AllUsers READ and WRITE on the bucket: anonymous listing and writing.
+	e.put(t, "open", "k", []byte("x"))
+	if code, body := anonymous(t, e, "GET", "/open?list-type=2", ""); code != 200 {
+		t.Fatalf("anonymous list with public-read-write: %d %s", code, body)
+	}
+	if code, body := anonymous(t, e, "PUT", "/open/anon", "hi"); code != 200 {
+		t.Fatalf("anonymous put with public-read-write: %d %s", code, body)
+	}
+	if code, _ := anonymous(t, e, "GET", "/open/k", ""); code != 403 {
+		t.Fatalf("anonymous object read without an object ACL: %d", code)
+	}
 	// Grant headers replace the ACL.
 	if _, err := e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: b, GrantFullControl: aws.String(`id="` + testKey + `"`),
 		GrantRead: aws.String(`uri="` + allUsers + `"`)}); err != nil {
@@ -117,6 +128,9 @@ func TestACLEnabled(t *testing.T) {
 		t.Fatal(err)
 	}
 	ownerGrantOnly(t, out.Owner, out.Grants)
+	if code, _ := anonymous(t, e, "GET", "/open?list-type=2", ""); code != 403 {
+		t.Fatalf("anonymous list with a private ACL: %d", code)
+	}
 
 	bad := []struct {
 		name string
@@ -144,7 +158,6 @@ func TestACLEnabled(t *testing.T) {
 		})
 	}
 	// Object ACLs beyond the owner's FULL_CONTROL are not stored.
-	e.put(t, "open", "k", []byte("x"))
 	_, err = e.client.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: b, Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})
 	wantAPIError(t, err, "NotImplemented", 501)
 	_, err = e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("nobucket"), ACL: types.BucketCannedACLPrivate})

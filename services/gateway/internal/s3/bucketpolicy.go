@@ -4,7 +4,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Bucket policy operations and request authorization against the policy
@@ -58,8 +60,9 @@ var policyActions = map[string]struct {
 var ownerAlwaysAllowed = map[string]bool{OpGetBucketPolicy: true, OpPutBucketPolicy: true, OpDeleteBucketPolicy: true}
 
 // authorize applies the bucket policy: an anonymous request needs a
-// policy that allows Principal "*" its action on its resource; an explicit
-// Deny refuses anyone, the owner included.
+// policy that allows Principal "*" its action on its resource (or, failing
+// that, a bucket ACL granting AllUsers); an explicit Deny refuses anyone,
+// the owner included.
 func (h *Handler) authorize(req *request, anonymous bool) error {
 	act, ok := policyActions[req.route.Op]
 	if !ok || req.route.Bucket == "" {
@@ -90,12 +93,54 @@ func (h *Handler) authorize(req *request, anonymous bool) error {
 	case denied:
 		return newError(ErrAccessDenied, "")
 	case allowed:
+		if anonymous && hasResponseOverrides(req.route.Query) {
+			return newError(ErrInvalidRequest, "Request specific response headers cannot be used for anonymous GET requests.")
+		}
 		return nil
 	}
 	if anonymous {
-		return newError(ErrAccessDenied, "")
+		return h.authorizeByACL(req, action)
 	}
 	return nil
+}
+
+// aclPermissionFor is the bucket ACL permission that grants each action
+// (a bucket ACL speaks for listing, writing objects and the ACL itself;
+// reading objects needs object ACLs, which are the owner's only).
+var aclPermissionFor = map[string]string{
+	"ListBucket": permRead, "ListBucketVersions": permRead, "ListBucketMultipartUploads": permRead,
+	"PutObject": permWrite, "DeleteObject": permWrite, "DeleteObjectVersion": permWrite,
+	"AbortMultipartUpload": permWrite, "GetBucketAcl": permReadACP, "PutBucketAcl": permWriteACP,
+}
+
+// authorizeByACL lets an anonymous request through when the bucket's ACL
+// grants AllUsers the permission its action needs.
+func (h *Handler) authorizeByACL(req *request, action string) error {
+	perm, ok := aclPermissionFor[action]
+	if !ok {
+		return newError(ErrAccessDenied, "")
+	}
+	grants, _, err := h.bucketACL(req)
+	if err != nil {
+		return newError(ErrAccessDenied, "")
+	}
+	for _, g := range grants {
+		if g.Type == granteeGroup && g.URI == groupAllUsers && (g.Permission == perm || g.Permission == permFullControl) {
+			return nil
+		}
+	}
+	return newError(ErrAccessDenied, "")
+}
+
+// hasResponseOverrides reports response-* query parameters, which AWS
+// refuses on anonymous requests.
+func hasResponseOverrides(q url.Values) bool {
+	for k := range q {
+		if strings.HasPrefix(k, "response-") {
+			return true
+		}
+	}
+	return false
 }
 
 // cachedPolicy returns the bucket's parsed policy (nil: none), from the

@@ -96,6 +96,7 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 		{"PUT", "/pub/public/new.txt", 403},
 		{"DELETE", "/pub/public/a.txt", 403},
 		{"GET", "/pub?policy", 403},
+		{"GET", "/pub/public/a.txt?response-cache-control=no-cache", 400},
 		{"GET", "/", 403},
 	} {
 		code, body := anonymous(t, e, tt.method, tt.target, "")
