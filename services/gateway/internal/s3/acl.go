@@ -13,6 +13,14 @@ import (
 // their own (their owner's FULL_CONTROL): an object ACL other than that is
 // 501 on a bucket with ACLs enabled.
 
+// ACL operations.
+const (
+	OpGetBucketACL = "GetBucketAcl"
+	OpPutBucketACL = "PutBucketAcl"
+	OpGetObjectACL = "GetObjectAcl"
+	OpPutObjectACL = "PutObjectAcl"
+)
+
 const (
 	aclKind = "acl"
 

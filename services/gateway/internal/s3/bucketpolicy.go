@@ -12,7 +12,10 @@ import (
 // Bucket policy operations and request authorization against the policy
 // (policy.go says what a policy means).
 const (
-	OpPutBucketPolicy = "PutBucketPolicy"
+	OpPutBucketPolicy       = "PutBucketPolicy"
+	OpGetBucketPolicy       = "GetBucketPolicy"
+	OpDeleteBucketPolicy    = "DeleteBucketPolicy"
+	OpGetBucketPolicyStatus = "GetBucketPolicyStatus"
 
 	policyKind = "policy"
 )

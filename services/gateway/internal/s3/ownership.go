@@ -10,7 +10,9 @@ import (
 // BucketOwnerEnforced (ACLs disabled) unless CreateBucket names another
 // setting, as in AWS since April 2023.
 const (
-	OpPutBucketOwnershipControls = "PutBucketOwnershipControls"
+	OpPutBucketOwnershipControls    = "PutBucketOwnershipControls"
+	OpGetBucketOwnershipControls    = "GetBucketOwnershipControls"
+	OpDeleteBucketOwnershipControls = "DeleteBucketOwnershipControls"
 
 	ownershipKind = "ownership"
 
@@ -71,6 +73,23 @@ func (h *Handler) putBucketOwnershipControls(req *request) error {
 	setting, e := parseOwnershipControls(data)
 	if e != nil {
 		return e
+	}
+	if setting == ownershipEnforced {
+		// As AWS: ACLs can be disabled only once the bucket's ACL grants
+		// nothing beyond the owner's FULL_CONTROL.
+		doc, err := h.getBucketConfig(req, aclKind)
+		if err != nil {
+			return err
+		}
+		if doc != nil {
+			grants, err := decodeACL(doc)
+			if err != nil {
+				return err
+			}
+			if len(grants) != 1 || grants[0] != h.ownerGrant() {
+				return newError(ErrInvalidBucketAclWithObjectOwnership, "")
+			}
+		}
 	}
 	if err := h.putBucketConfig(req, ownershipKind, []byte(setting)); err != nil {
 		return err

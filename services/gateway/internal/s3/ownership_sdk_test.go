@@ -72,7 +72,20 @@ func TestCreateBucketOwnership(t *testing.T) {
 	if got := ownershipOf(t, e, "pref"); got != types.ObjectOwnershipBucketOwnerPreferred {
 		t.Fatalf("ownership %q", got)
 	}
-	_, err := e.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("bad"), ObjectOwnership: "Nobody"})
+	// ACLs can be disabled only while the bucket ACL is private.
+	if _, err := e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("pref"), ACL: types.BucketCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
+	}
+	enforce := &types.OwnershipControls{Rules: []types.OwnershipControlsRule{{ObjectOwnership: types.ObjectOwnershipBucketOwnerEnforced}}}
+	_, err := e.client.PutBucketOwnershipControls(ctx, &awss3.PutBucketOwnershipControlsInput{Bucket: aws.String("pref"), OwnershipControls: enforce})
+	wantAPIError(t, err, "InvalidBucketAclWithObjectOwnership", 400)
+	if _, err := e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("pref"), ACL: types.BucketCannedACLPrivate}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.PutBucketOwnershipControls(ctx, &awss3.PutBucketOwnershipControlsInput{Bucket: aws.String("pref"), OwnershipControls: enforce}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("bad"), ObjectOwnership: "Nobody"})
 	wantAPIError(t, err, "InvalidArgument", 400)
 	_, err = e.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("bad"), ACL: types.BucketCannedACLPublicRead})
 	wantAPIError(t, err, "InvalidBucketAclWithObjectOwnership", 400)

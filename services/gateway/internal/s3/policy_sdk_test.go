@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 func TestBucketPolicyCRUD(t *testing.T) {
@@ -115,6 +116,11 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 	wantAPIError(t, err, "AccessDenied", 403)
 	if _, err := e.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("pub"), Key: aws.String("private/b.txt")}); err != nil {
 		t.Fatalf("owner read: %v", err)
+	}
+	del, err := e.client.DeleteObjects(ctx, &awss3.DeleteObjectsInput{Bucket: aws.String("pub"), Delete: &types.Delete{
+		Objects: []types.ObjectIdentifier{{Key: aws.String("private/b.txt")}}}})
+	if err != nil || len(del.Errors) != 1 || aws.ToString(del.Errors[0].Code) != "AccessDenied" || len(del.Deleted) != 0 {
+		t.Fatalf("DeleteObjects under a Deny: %+v %v", del, err)
 	}
 	if _, err := e.client.DeleteBucketPolicy(ctx, &awss3.DeleteBucketPolicyInput{Bucket: aws.String("pub")}); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,9 @@ import (
 // Website configuration: stored and validated as AWS does. Anvil serves
 // no website endpoint, so the configuration changes no request.
 const (
-	OpPutBucketWebsite = "PutBucketWebsite"
+	OpPutBucketWebsite    = "PutBucketWebsite"
+	OpGetBucketWebsite    = "GetBucketWebsite"
+	OpDeleteBucketWebsite = "DeleteBucketWebsite"
 
 	websiteKind = "website"
 	// maxWebsiteBody is AWS's limit on a website configuration request.
