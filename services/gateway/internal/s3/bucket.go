@@ -134,6 +134,10 @@ func (h *Handler) createBucket(req *request) error {
 	if e := h.locationError(loc); e != nil {
 		return e
 	}
+	ownership, grants, e := h.createBucketAccess(req.r.Header)
+	if e != nil {
+		return e
+	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	_, err = h.meta.CreateBucket(ctx, &metadatav1.CreateBucketRequest{
@@ -145,10 +149,43 @@ func (h *Handler) createBucket(req *request) error {
 	if err != nil {
 		return fmt.Errorf("create bucket: %w", err)
 	}
+	if err := h.putBucketConfig(req, ownershipKind, []byte(ownership)); err != nil {
+		return err
+	}
+	if ownership != ownershipEnforced {
+		doc, err := h.encodeACL(grants)
+		if err != nil {
+			return err
+		}
+		if err := h.putBucketConfig(req, aclKind, doc); err != nil {
+			return err
+		}
+	}
 	req.w.Header().Set("Location", "/"+req.route.Bucket)
 	req.w.Header().Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusOK)
 	return nil
+}
+
+// createBucketAccess validates CreateBucket's x-amz-object-ownership and
+// ACL headers and returns the new bucket's ownership setting and ACL.
+func (h *Handler) createBucketAccess(hdr http.Header) (string, []aclGrant, *Error) {
+	ownership := hdr.Get("X-Amz-Object-Ownership")
+	if ownership == "" {
+		ownership = ownershipEnforced
+	}
+	if !validOwnership(ownership) {
+		return "", nil, errorf(ErrInvalidArgument, "Invalid x-amz-object-ownership header: %s", ownership)
+	}
+	in := readACLHeaders(hdr)
+	if ownership == ownershipEnforced && !in.ownerOnly(h.owner.ID) {
+		return "", nil, newError(ErrInvalidBucketAclWithObjectOwnership, "")
+	}
+	grants, e := h.grants(in, false)
+	if e != nil {
+		return "", nil, e
+	}
+	return ownership, grants, nil
 }
 
 // bucket fetches the addressed bucket's record.

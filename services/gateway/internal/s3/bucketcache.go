@@ -8,50 +8,53 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// bucketCacheTTL bounds how stale a cached bucket record may be. Only
-// presentation uses the cache (whether to show version ids on reads); every
-// decision that changes data is made by the metadata service.
+// bucketCacheTTL bounds how stale a cached bucket record or bucket policy
+// may be. Bucket records serve presentation only (whether to show version
+// ids on reads); every decision that changes data is made by the metadata
+// service. A policy written through another gateway takes effect here
+// within this time.
 const bucketCacheTTL = 2 * time.Second
 
-// maxCachedBuckets bounds the cache's memory; when full it starts over.
+// maxCachedBuckets bounds each cache's memory; when full it starts over.
 const maxCachedBuckets = 4096
 
-type cachedBucket struct {
-	b       *metadatav1.Bucket
+type cacheEntry[T any] struct {
+	v       T
 	fetched time.Time
 }
 
-// bucketCache keeps bucket records briefly so that reads need not fetch the
-// bucket for every object.
-type bucketCache struct {
+// ttlCache keeps per-bucket values briefly so that requests need not fetch
+// them from the metadata service every time.
+type ttlCache[T any] struct {
 	mu      sync.Mutex
-	entries map[string]cachedBucket
+	entries map[string]cacheEntry[T]
 }
 
-func newBucketCache() *bucketCache {
-	return &bucketCache{entries: map[string]cachedBucket{}}
+func newTTLCache[T any]() *ttlCache[T] {
+	return &ttlCache[T]{entries: map[string]cacheEntry[T]{}}
 }
 
-func (c *bucketCache) get(name string, now time.Time) *metadatav1.Bucket {
+func (c *ttlCache[T]) get(name string, now time.Time) (T, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.entries[name]
 	if !ok || now.Sub(e.fetched) > bucketCacheTTL || now.Before(e.fetched) {
-		return nil
+		var zero T
+		return zero, false
 	}
-	return e.b
+	return e.v, true
 }
 
-func (c *bucketCache) put(b *metadatav1.Bucket, now time.Time) {
+func (c *ttlCache[T]) put(name string, v T, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.entries) >= maxCachedBuckets {
-		c.entries = map[string]cachedBucket{}
+		c.entries = map[string]cacheEntry[T]{}
 	}
-	c.entries[b.GetName()] = cachedBucket{b: proto.Clone(b).(*metadatav1.Bucket), fetched: now}
+	c.entries[name] = cacheEntry[T]{v: v, fetched: now}
 }
 
-func (c *bucketCache) forget(name string) {
+func (c *ttlCache[T]) forget(name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.entries, name)
@@ -61,13 +64,18 @@ func (c *bucketCache) forget(name string) {
 // it is fresh. Callers must not modify it.
 func (h *Handler) cachedBucket(req *request) (*metadatav1.Bucket, error) {
 	now := h.now()
-	if b := h.buckets.get(req.route.Bucket, now); b != nil {
+	if b, ok := h.buckets.get(req.route.Bucket, now); ok {
 		return b, nil
 	}
 	b, err := h.bucket(req)
 	if err != nil {
 		return nil, err
 	}
-	h.buckets.put(b, now)
+	h.cacheBucket(b, now)
 	return b, nil
+}
+
+// cacheBucket keeps a copy of a bucket record fetched at now.
+func (h *Handler) cacheBucket(b *metadatav1.Bucket, now time.Time) {
+	h.buckets.put(b.GetName(), proto.Clone(b).(*metadatav1.Bucket), now)
 }

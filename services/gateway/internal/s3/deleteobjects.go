@@ -154,6 +154,11 @@ func (h *Handler) deleteObjects(req *request) error {
 	if err != nil {
 		return err
 	}
+	// The policy's explicit Deny applies key by key, as to DeleteObject.
+	pol, err := h.cachedPolicy(req)
+	if err != nil {
+		return err
+	}
 
 	type outcome struct {
 		deleted *deletedEntry
@@ -168,7 +173,7 @@ func (h *Handler) deleteObjects(req *request) error {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			d, e := h.deleteOne(req, b, *o.Key, o.VersionID)
+			d, e := h.deleteOne(req, b, pol, *o.Key, o.VersionID)
 			results[i] = outcome{deleted: d, failed: e}
 		}()
 	}
@@ -187,7 +192,7 @@ func (h *Handler) deleteObjects(req *request) error {
 }
 
 // deleteOne deletes one key of a DeleteObjects request.
-func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, key, versionID string) (*deletedEntry, *deleteErrorEntry) {
+func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, pol *policy, key, versionID string) (*deletedEntry, *deleteErrorEntry) {
 	fail := func(e *Error) (*deletedEntry, *deleteErrorEntry) {
 		return nil, &deleteErrorEntry{Key: key, VersionID: versionID, Code: e.Code, Message: e.Message}
 	}
@@ -196,6 +201,13 @@ func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, key, versionID s
 	}
 	if e := checkVersionID(versionID); e != nil {
 		return fail(e)
+	}
+	action := "DeleteObject"
+	if versionID != "" {
+		action = "DeleteObjectVersion"
+	}
+	if pol.evaluate(action, req.route.Bucket+"/"+key, true) == denied {
+		return fail(newError(ErrAccessDenied, ""))
 	}
 	resp, err := h.metaDelete(req, key, lookupVersionID(b, versionID), nil)
 	if err != nil {

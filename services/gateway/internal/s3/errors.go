@@ -91,6 +91,16 @@ const (
 	// Object header validation (storage class, website redirect).
 	ErrInvalidStorageClass     = "InvalidStorageClass"
 	ErrInvalidRedirectLocation = "InvalidRedirectLocation"
+
+	// Bucket access: ACLs, ownership controls, bucket policies, website.
+	ErrAccessControlListNotSupported       = "AccessControlListNotSupported"
+	ErrInvalidBucketAclWithObjectOwnership = "InvalidBucketAclWithObjectOwnership"
+	ErrMalformedACLError                   = "MalformedACLError"
+	ErrMalformedPolicy                     = "MalformedPolicy"
+	ErrMaxMessageLengthExceeded            = "MaxMessageLengthExceeded"
+	ErrMissingSecurityHeader               = "MissingSecurityHeader"
+	ErrUnexpectedContent                   = "UnexpectedContent"
+	ErrUnresolvableGrantByEmailAddress     = "UnresolvableGrantByEmailAddress"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -157,6 +167,16 @@ var errorTable = map[string]Error{
 	// Object header validation (storage class, website redirect).
 	ErrInvalidStorageClass:     {HTTPStatus: http.StatusBadRequest, Message: "The storage class you specified is not valid"},
 	ErrInvalidRedirectLocation: {HTTPStatus: http.StatusBadRequest, Message: "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."},
+
+	// Bucket access: ACLs, ownership controls, bucket policies, website.
+	ErrAccessControlListNotSupported:       {HTTPStatus: http.StatusBadRequest, Message: "The bucket does not allow ACLs"},
+	ErrInvalidBucketAclWithObjectOwnership: {HTTPStatus: http.StatusBadRequest, Message: "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"},
+	ErrMalformedACLError:                   {HTTPStatus: http.StatusBadRequest, Message: "The XML you provided was not well-formed or did not validate against our published schema."},
+	ErrMalformedPolicy:                     {HTTPStatus: http.StatusBadRequest, Message: "Policies must be valid JSON and the first byte must be '{'"},
+	ErrMaxMessageLengthExceeded:            {HTTPStatus: http.StatusBadRequest, Message: "Your request was too big."},
+	ErrMissingSecurityHeader:               {HTTPStatus: http.StatusBadRequest, Message: "Your request was missing a required header."},
+	ErrUnexpectedContent:                   {HTTPStatus: http.StatusBadRequest, Message: "This request does not support content."},
+	ErrUnresolvableGrantByEmailAddress:     {HTTPStatus: http.StatusBadRequest, Message: "The email address you provided does not match any account on record."},
 }
 
 // newError returns the table's error for code, with msg replacing the

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -43,8 +42,8 @@ type Config struct {
 	HostID string
 	// MetadataTimeout bounds every metadata call (0 = 10s).
 	MetadataTimeout time.Duration
-	// OwnerID seeds the owner id shown for buckets and objects (the single
-	// tenant, for now); only a hash of it is shown.
+	// OwnerID is the owner id shown for buckets and objects and named in
+	// ACLs: the single tenant's root access key id, for now.
 	OwnerID string
 	// MinPartSize is the smallest size of every multipart part but the
 	// last (0 = S3's 5 MiB).
@@ -62,7 +61,9 @@ type Handler struct {
 	now     func() time.Time
 	owner   owner
 	// buckets caches bucket records for presentation (version id headers).
-	buckets *bucketCache
+	buckets *ttlCache[*metadatav1.Bucket]
+	// policies caches parsed bucket policies (nil: none) for authorization.
+	policies *ttlCache[*policy]
 }
 
 type metrics struct {
@@ -107,37 +108,31 @@ func New(cfg Config, meta metadatav1.MetadataServiceClient, data *datapath.Store
 		cfg.MinPartSize = DefaultMinPartSize
 	}
 	return &Handler{
-		cfg:     cfg,
-		meta:    meta,
-		data:    data,
-		auth:    auth,
-		log:     log,
-		metrics: newMetrics(reg),
-		now:     time.Now,
-		owner:   owner{ID: ownerID(cfg.OwnerID), DisplayName: "anvil"},
-		buckets: newBucketCache(),
+		cfg:      cfg,
+		meta:     meta,
+		data:     data,
+		auth:     auth,
+		log:      log,
+		metrics:  newMetrics(reg),
+		now:      time.Now,
+		owner:    owner{ID: cfg.OwnerID, DisplayName: cfg.OwnerID},
+		buckets:  newTTLCache[*metadatav1.Bucket](),
+		policies: newTTLCache[*policy](),
 	}
 }
 
 // checkExpectedOwner refuses a request whose x-amz-expected-bucket-owner
 // (or, for copies, x-amz-source-expected-bucket-owner) names another owner
 // than the buckets': AWS answers 403 so a client never writes to or reads
-// from a bucket it did not expect. The owner is named by its canonical id
-// or by the root access key id it derives from.
+// from a bucket it did not expect.
 func (h *Handler) checkExpectedOwner(r *http.Request) *Error {
 	for _, name := range []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Source-Expected-Bucket-Owner"} {
 		v := r.Header.Get(name)
-		if v != "" && v != h.owner.ID && v != h.cfg.OwnerID {
+		if v != "" && v != h.owner.ID {
 			return newError(ErrAccessDenied, "")
 		}
 	}
 	return nil
-}
-
-// ownerID derives a canonical-user-id-like hex string from a name.
-func ownerID(name string) string {
-	sum := sha256.Sum256([]byte("anvil-owner:" + name))
-	return hex.EncodeToString(sum[:])
 }
 
 // request is one S3 request in flight.
@@ -262,8 +257,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	req.trailers = res.Trailers
 	// POST Object authenticates by the signed policy inside its form.
-	if res.Anonymous && req.route.Op != OpPostObject {
-		h.writeError(req, newError(ErrAccessDenied, "Anonymous access is not allowed."))
+	anonymous := res.Anonymous && req.route.Op != OpPostObject
+	if anonymous && req.route.Err != nil {
+		h.writeError(req, newError(ErrAccessDenied, ""))
 		return
 	}
 	if req.route.Err != nil {
@@ -272,6 +268,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if e := h.checkExpectedOwner(r); e != nil {
 		h.writeError(req, e)
+		return
+	}
+	if err := h.authorize(req, anonymous); err != nil {
+		h.writeError(req, toS3Error(err))
 		return
 	}
 	if err := h.dispatch(req, res); err != nil {

@@ -69,7 +69,7 @@ func TestResolve(t *testing.T) {
 		{"post object", "POST", "localhost", "/photos", nil, OpPostObject, "photos", "", ""},
 		{"post object virtual host", "POST", "photos.s3.example.com", "/", nil, OpPostObject, "photos", "", ""},
 		{"bucket policy", "GET", "localhost", "/photos?policy", nil, OpGetBucketPolicy, "photos", "", ""},
-		{"put bucket policy", "PUT", "localhost", "/photos?policy", nil, OpUnsupported, "photos", "", ErrNotImplemented},
+		{"put bucket policy", "PUT", "localhost", "/photos?policy", nil, OpPutBucketPolicy, "photos", "", ""},
 		{"put lifecycle", "PUT", "localhost", "/photos?lifecycle", nil, OpUnsupported, "photos", "", ErrNotImplemented},
 		{"get lifecycle", "GET", "localhost", "/photos?lifecycle", nil, OpGetBucketLifecycle, "photos", "", ""},
 		{"object retention", "GET", "localhost", "/photos/k?retention", nil, OpGetObjectRetention, "photos", "k", ""},

@@ -4,7 +4,6 @@ import (
 	"encoding/xml"
 	"net/http"
 	"net/url"
-	"strings"
 )
 
 // Operations on subresources that Anvil does not configure but answers the
@@ -12,26 +11,15 @@ import (
 // read them and expect a "not configured" error or an empty document
 // rather than 501.
 const (
-	OpGetBucketACL                   = "GetBucketAcl"
-	OpPutBucketACL                   = "PutBucketAcl"
-	OpGetObjectACL                   = "GetObjectAcl"
-	OpPutObjectACL                   = "PutObjectAcl"
-	OpGetBucketPolicy                = "GetBucketPolicy"
-	OpDeleteBucketPolicy             = "DeleteBucketPolicy"
-	OpGetBucketPolicyStatus          = "GetBucketPolicyStatus"
 	OpGetBucketLifecycle             = "GetBucketLifecycleConfiguration"
 	OpDeleteBucketLifecycle          = "DeleteBucketLifecycle"
 	OpGetBucketEncryption            = "GetBucketEncryption"
 	OpDeleteBucketEncryption         = "DeleteBucketEncryption"
 	OpGetObjectLockConfiguration     = "GetObjectLockConfiguration"
-	OpGetBucketWebsite               = "GetBucketWebsite"
-	OpDeleteBucketWebsite            = "DeleteBucketWebsite"
 	OpGetBucketReplication           = "GetBucketReplication"
 	OpDeleteBucketReplication        = "DeleteBucketReplication"
 	OpGetPublicAccessBlock           = "GetPublicAccessBlock"
 	OpDeletePublicAccessBlock        = "DeletePublicAccessBlock"
-	OpGetBucketOwnershipControls     = "GetBucketOwnershipControls"
-	OpDeleteBucketOwnershipControls  = "DeleteBucketOwnershipControls"
 	OpGetBucketLogging               = "GetBucketLogging"
 	OpGetBucketNotification          = "GetBucketNotificationConfiguration"
 	OpGetBucketAccelerate            = "GetBucketAccelerateConfiguration"
@@ -64,6 +52,7 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodGet, "acl", OpGetBucketACL},
 	{http.MethodPut, "acl", OpPutBucketACL},
 	{http.MethodGet, "policy", OpGetBucketPolicy},
+	{http.MethodPut, "policy", OpPutBucketPolicy},
 	{http.MethodDelete, "policy", OpDeleteBucketPolicy},
 	{http.MethodGet, "policyStatus", OpGetBucketPolicyStatus},
 	{http.MethodGet, "lifecycle", OpGetBucketLifecycle},
@@ -72,12 +61,14 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodDelete, "encryption", OpDeleteBucketEncryption},
 	{http.MethodGet, "object-lock", OpGetObjectLockConfiguration},
 	{http.MethodGet, "website", OpGetBucketWebsite},
+	{http.MethodPut, "website", OpPutBucketWebsite},
 	{http.MethodDelete, "website", OpDeleteBucketWebsite},
 	{http.MethodGet, "replication", OpGetBucketReplication},
 	{http.MethodDelete, "replication", OpDeleteBucketReplication},
 	{http.MethodGet, "publicAccessBlock", OpGetPublicAccessBlock},
 	{http.MethodDelete, "publicAccessBlock", OpDeletePublicAccessBlock},
 	{http.MethodGet, "ownershipControls", OpGetBucketOwnershipControls},
+	{http.MethodPut, "ownershipControls", OpPutBucketOwnershipControls},
 	{http.MethodDelete, "ownershipControls", OpDeleteBucketOwnershipControls},
 	{http.MethodGet, "logging", OpGetBucketLogging},
 	{http.MethodGet, "notification", OpGetBucketNotification},
@@ -157,27 +148,33 @@ var featureHandlers = map[string]func(*Handler, *request) error{
 	OpGetObjectACL:        (*Handler).getObjectACL,
 	OpPutObjectACL:        (*Handler).putObjectACL,
 
-	OpGetBucketPolicy:            notConfigured(newError(ErrNoSuchBucketPolicy, "")),
-	OpGetBucketPolicyStatus:      notConfigured(newError(ErrNoSuchBucketPolicy, "")),
+	OpGetBucketOwnershipControls:    (*Handler).getBucketOwnershipControls,
+	OpPutBucketOwnershipControls:    (*Handler).putBucketOwnershipControls,
+	OpDeleteBucketOwnershipControls: (*Handler).deleteBucketOwnershipControls,
+
+	OpGetBucketPolicy:       (*Handler).getBucketPolicy,
+	OpPutBucketPolicy:       (*Handler).putBucketPolicy,
+	OpDeleteBucketPolicy:    (*Handler).deleteBucketPolicy,
+	OpGetBucketPolicyStatus: (*Handler).getBucketPolicyStatus,
+
+	OpGetBucketWebsite:    (*Handler).getBucketWebsite,
+	OpPutBucketWebsite:    (*Handler).putBucketWebsite,
+	OpDeleteBucketWebsite: (*Handler).deleteBucketWebsite,
+
 	OpGetBucketLifecycle:         notConfigured(newError(ErrNoSuchLifecycleConfiguration, "")),
 	OpGetBucketEncryption:        notConfigured(newError(ErrServerSideEncryptionConfigurationNotFoundError, "")),
 	OpGetObjectLockConfiguration: notConfigured(newError(ErrObjectLockConfigurationNotFoundError, "")),
-	OpGetBucketWebsite:           notConfigured(newError(ErrNoSuchWebsiteConfiguration, "")),
 	OpGetBucketReplication:       notConfigured(newError(ErrReplicationConfigurationNotFoundError, "")),
 	OpGetPublicAccessBlock:       notConfigured(newError(ErrNoSuchPublicAccessBlockConfiguration, "")),
-	OpGetBucketOwnershipControls: notConfigured(newError(ErrOwnershipControlsNotFoundError, "")),
 	OpGetObjectRetention:         noObjectLock,
 	OpGetObjectLegalHold:         noObjectLock,
 	OpPutObjectRetention:         noObjectLock,
 	OpPutObjectLegalHold:         noObjectLock,
 
-	OpDeleteBucketPolicy:            nothingToDelete,
-	OpDeleteBucketLifecycle:         nothingToDelete,
-	OpDeleteBucketEncryption:        nothingToDelete,
-	OpDeleteBucketWebsite:           nothingToDelete,
-	OpDeleteBucketReplication:       nothingToDelete,
-	OpDeletePublicAccessBlock:       nothingToDelete,
-	OpDeleteBucketOwnershipControls: nothingToDelete,
+	OpDeleteBucketLifecycle:   nothingToDelete,
+	OpDeleteBucketEncryption:  nothingToDelete,
+	OpDeleteBucketReplication: nothingToDelete,
+	OpDeletePublicAccessBlock: nothingToDelete,
 
 	OpGetBucketLogging:               emptyDocument(bucketLoggingStatus{}),
 	OpGetBucketNotification:          emptyDocument(notificationConfiguration{}),
@@ -246,139 +243,4 @@ type requestPaymentConfiguration struct {
 type listIntelligentTieringResult struct {
 	XMLName     xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ ListBucketIntelligentTieringConfigurationsOutput"`
 	IsTruncated bool     `xml:"IsTruncated"`
-}
-
-// ACLs: every bucket and object belongs to its owner with FULL_CONTROL and
-// nothing else; that is what GET ?acl shows and the only ACL PUT accepts.
-
-const (
-	xsiNS          = "http://www.w3.org/2001/XMLSchema-instance"
-	permFullCtrl   = "FULL_CONTROL"
-	granteeCanonic = "CanonicalUser"
-)
-
-type grantee struct {
-	XMLNSXSI    string `xml:"xmlns:xsi,attr"`
-	Type        string `xml:"xsi:type,attr"`
-	ID          string `xml:"ID"`
-	DisplayName string `xml:"DisplayName"`
-}
-
-type grant struct {
-	Grantee    grantee `xml:"Grantee"`
-	Permission string  `xml:"Permission"`
-}
-
-type accessControlPolicy struct {
-	XMLName           xml.Name `xml:"http://s3.amazonaws.com/doc/2006-03-01/ AccessControlPolicy"`
-	Owner             owner    `xml:"Owner"`
-	AccessControlList struct {
-		Grant []grant `xml:"Grant"`
-	} `xml:"AccessControlList"`
-}
-
-// accessControlPolicyIn is a PUT ?acl body as parsed.
-type accessControlPolicyIn struct {
-	XMLName           xml.Name
-	AccessControlList struct {
-		Grant []struct {
-			Grantee struct {
-				Type string `xml:"http://www.w3.org/2001/XMLSchema-instance type,attr"`
-				ID   string `xml:"ID"`
-				URI  string `xml:"URI"`
-				Mail string `xml:"EmailAddress"`
-			} `xml:"Grantee"`
-			Permission string `xml:"Permission"`
-		} `xml:"Grant"`
-	} `xml:"AccessControlList"`
-}
-
-func (h *Handler) ownerACL() accessControlPolicy {
-	out := accessControlPolicy{Owner: h.owner}
-	out.AccessControlList.Grant = []grant{{
-		Grantee:    grantee{XMLNSXSI: xsiNS, Type: granteeCanonic, ID: h.owner.ID, DisplayName: h.owner.DisplayName},
-		Permission: permFullCtrl,
-	}}
-	return out
-}
-
-// checkPrivateACL accepts an ACL request only when it asks for what every
-// resource has: the owner's FULL_CONTROL.
-func (h *Handler) checkPrivateACL(req *request) error {
-	notImpl := newError(ErrNotImplemented, "Only the private ACL (owner FULL_CONTROL) is supported.")
-	for name := range req.r.Header {
-		if strings.HasPrefix(strings.ToLower(name), "x-amz-grant-") {
-			return notImpl
-		}
-	}
-	if acl := req.r.Header.Get("x-amz-acl"); acl != "" && acl != "private" {
-		return notImpl
-	}
-	data, err := readXMLBody(req)
-	if err != nil {
-		return err
-	}
-	if bytesTrimmedEmpty(data) {
-		return nil
-	}
-	var in accessControlPolicyIn
-	if err := xml.Unmarshal(data, &in); err != nil || in.XMLName.Local != "AccessControlPolicy" {
-		return newError(ErrMalformedXML, "")
-	}
-	for _, g := range in.AccessControlList.Grant {
-		if g.Permission != permFullCtrl || g.Grantee.ID != h.owner.ID || g.Grantee.URI != "" || g.Grantee.Mail != "" {
-			return notImpl
-		}
-	}
-	return nil
-}
-
-func (h *Handler) getBucketACL(req *request) error {
-	if _, err := h.bucket(req); err != nil {
-		return err
-	}
-	return h.writeXML(req, h.ownerACL())
-}
-
-func (h *Handler) putBucketACL(req *request) error {
-	if _, err := h.bucket(req); err != nil {
-		return err
-	}
-	if err := h.checkPrivateACL(req); err != nil {
-		return err
-	}
-	req.w.Header().Set("Content-Length", "0")
-	req.w.WriteHeader(http.StatusOK)
-	return nil
-}
-
-func (h *Handler) getObjectACL(req *request) error {
-	b, err := h.cachedBucket(req)
-	if err != nil {
-		return err
-	}
-	v, err := h.getVersion(req, b)
-	if err != nil {
-		return err
-	}
-	setVersionID(req.w.Header(), b, v.GetVersionId())
-	return h.writeXML(req, h.ownerACL())
-}
-
-func (h *Handler) putObjectACL(req *request) error {
-	b, err := h.cachedBucket(req)
-	if err != nil {
-		return err
-	}
-	v, err := h.getVersion(req, b)
-	if err != nil {
-		return err
-	}
-	if err := h.checkPrivateACL(req); err != nil {
-		return err
-	}
-	setVersionID(req.w.Header(), b, v.GetVersionId())
-	req.w.Header().Set("Content-Length", "0")
-	req.w.WriteHeader(http.StatusOK)
-	return nil
 }

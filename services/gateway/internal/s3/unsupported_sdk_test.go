@@ -2,7 +2,6 @@ package s3_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -53,10 +52,6 @@ func TestNotConfiguredSubresources(t *testing.T) {
 			_, err := e.client.GetPublicAccessBlock(ctx, &awss3.GetPublicAccessBlockInput{Bucket: b})
 			return err
 		}, "NoSuchPublicAccessBlockConfiguration", 404},
-		{"ownership controls", func(ctx context.Context, b *string) error {
-			_, err := e.client.GetBucketOwnershipControls(ctx, &awss3.GetBucketOwnershipControlsInput{Bucket: b})
-			return err
-		}, "OwnershipControlsNotFoundError", 404},
 		{"retention", func(ctx context.Context, b *string) error {
 			_, err := e.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: b, Key: aws.String("k")})
 			return err
@@ -115,11 +110,6 @@ func TestNotConfiguredSubresources(t *testing.T) {
 				ServerSideEncryptionConfiguration: &types.ServerSideEncryptionConfiguration{Rules: []types.ServerSideEncryptionRule{{ApplyServerSideEncryptionByDefault: &types.ServerSideEncryptionByDefault{SSEAlgorithm: types.ServerSideEncryptionAes256}}}}})
 			return err
 		}, "NotImplemented", 501},
-		{"put website", func(ctx context.Context, b *string) error {
-			_, err := e.client.PutBucketWebsite(ctx, &awss3.PutBucketWebsiteInput{Bucket: b,
-				WebsiteConfiguration: &types.WebsiteConfiguration{IndexDocument: &types.IndexDocument{Suffix: aws.String("index.html")}}})
-			return err
-		}, "NotImplemented", 501},
 		{"restore", func(ctx context.Context, b *string) error {
 			_, err := e.client.RestoreObject(ctx, &awss3.RestoreObjectInput{Bucket: b, Key: aws.String("k")})
 			return err
@@ -149,13 +139,11 @@ func TestUnsupportedSubresourcesAnswer501(t *testing.T) {
 	e.createBucket(t, "subs")
 	e.put(t, "subs", "k", []byte("x"))
 	for _, target := range []struct{ method, path string }{
-		{"PUT", "/subs?policy"},
 		{"PUT", "/subs?replication"},
 		{"PUT", "/subs?logging"},
 		{"PUT", "/subs?notification"},
 		{"PUT", "/subs?accelerate"},
 		{"PUT", "/subs?requestPayment"},
-		{"PUT", "/subs?ownershipControls"},
 		{"PUT", "/subs?publicAccessBlock"},
 		{"PUT", "/subs?object-lock"},
 		{"GET", "/subs?inventory"},
@@ -171,54 +159,5 @@ func TestUnsupportedSubresourcesAnswer501(t *testing.T) {
 			resp, body := do(t, e.signedRequest(t, target.method, target.path, nil, nil, ""))
 			checkXMLError(t, resp, body, 501, "NotImplemented")
 		})
-	}
-}
-
-func TestACL(t *testing.T) {
-	e := newTestEnv(t)
-	e.createBucket(t, "acls")
-	e.put(t, "acls", "k", []byte("x"))
-	ctx := ctxT(t)
-	check := func(t *testing.T, owner *types.Owner, grants []types.Grant) {
-		t.Helper()
-		if owner == nil || aws.ToString(owner.ID) == "" || len(grants) != 1 || grants[0].Permission != types.PermissionFullControl ||
-			grants[0].Grantee == nil || aws.ToString(grants[0].Grantee.ID) != aws.ToString(owner.ID) || grants[0].Grantee.Type != types.TypeCanonicalUser {
-			t.Fatalf("owner %+v grants %+v", owner, grants)
-		}
-	}
-	bacl, err := e.client.GetBucketAcl(ctx, &awss3.GetBucketAclInput{Bucket: aws.String("acls")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	check(t, bacl.Owner, bacl.Grants)
-	oacl, err := e.client.GetObjectAcl(ctx, &awss3.GetObjectAclInput{Bucket: aws.String("acls"), Key: aws.String("k")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	check(t, oacl.Owner, oacl.Grants)
-	_, err = e.client.GetObjectAcl(ctx, &awss3.GetObjectAclInput{Bucket: aws.String("acls"), Key: aws.String("missing")})
-	wantAPIError(t, err, "NoSuchKey", 404)
-
-	if _, err := e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("acls"), ACL: types.BucketCannedACLPrivate}); err != nil {
-		t.Fatalf("private bucket acl: %v", err)
-	}
-	if _, err := e.client.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("acls"), Key: aws.String("k"), AccessControlPolicy: &types.AccessControlPolicy{
-		Owner:  bacl.Owner,
-		Grants: bacl.Grants,
-	}}); err != nil {
-		t.Fatalf("owner-only object acl: %v", err)
-	}
-	_, err = e.client.PutBucketAcl(ctx, &awss3.PutBucketAclInput{Bucket: aws.String("acls"), ACL: types.BucketCannedACLPublicRead})
-	wantAPIError(t, err, "NotImplemented", 501)
-	_, err = e.client.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: aws.String("acls"), Key: aws.String("k"), AccessControlPolicy: &types.AccessControlPolicy{
-		Owner: bacl.Owner,
-		Grants: []types.Grant{{Grantee: &types.Grantee{Type: types.TypeGroup, URI: aws.String("http://acs.amazonaws.com/groups/global/AllUsers")},
-			Permission: types.PermissionRead}},
-	}})
-	wantAPIError(t, err, "NotImplemented", 501)
-
-	resp, body := do(t, e.signedRequest(t, "GET", "/acls?acl", nil, nil, ""))
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">`) {
-		t.Fatalf("acl document: %s", body)
 	}
 }

@@ -153,9 +153,9 @@ func checkStorageClass(h http.Header) *Error {
 	return nil
 }
 
-// websiteRedirect reads x-amz-website-redirect-location: S3 takes only an
+// redirectLocation reads x-amz-website-redirect-location: S3 takes only an
 // absolute http(s) URL or a path starting with "/".
-func websiteRedirect(h http.Header) (string, *Error) {
+func redirectLocation(h http.Header) (string, *Error) {
 	v := h.Get("x-amz-website-redirect-location")
 	if v == "" || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
 		return v, nil

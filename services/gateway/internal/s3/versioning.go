@@ -219,7 +219,7 @@ func (h *Handler) putBucketVersioning(req *request) error {
 		return fmt.Errorf("set bucket versioning: %w", err)
 	}
 	if b := resp.GetBucket(); b != nil {
-		h.buckets.put(b, h.now())
+		h.cacheBucket(b, h.now())
 	} else {
 		h.buckets.forget(req.route.Bucket)
 	}
@@ -233,7 +233,7 @@ func (h *Handler) getBucketVersioning(req *request) error {
 	if err != nil {
 		return err
 	}
-	h.buckets.put(b, h.now())
+	h.cacheBucket(b, h.now())
 	var out versioningConfiguration
 	switch b.GetVersioning() {
 	case metadatav1.Versioning_VERSIONING_ENABLED:

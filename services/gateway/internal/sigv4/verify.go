@@ -215,7 +215,7 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 		}
 	}
 	if payload == streamingSigned || payload == streamingSignedTrailer {
-		return nil, newError(CodeAccessDenied, "Signed streaming payloads require an authenticated request.")
+		return nil, newError(CodeInvalidRequest, "Anonymous requests don't support this x-amz-content-sha256 value. Please use UNSIGNED-PAYLOAD or STREAMING-UNSIGNED-PAYLOAD-TRAILER.")
 	}
 	res := &Result{Anonymous: true}
 	if err := attachBody(res, r, hdrs, payload, nil); err != nil {

@@ -378,7 +378,7 @@ func TestVerifyAnonymous(t *testing.T) {
 		{"plain body", "", []byte("abc"), "", ""},
 		{"declared hash ok", sha256Hex([]byte("abc")), []byte("abc"), "", ""},
 		{"declared hash wrong", sha256Hex([]byte("abd")), []byte("abc"), "", CodeXAmzContentSHA256Mismatch},
-		{"signed streaming", streamingSigned, []byte("x"), CodeAccessDenied, ""},
+		{"signed streaming", streamingSigned, []byte("x"), CodeInvalidRequest, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
