@@ -374,18 +374,14 @@ func (h *Handler) writeError(req *request, e *Error) {
 		req.w.WriteHeader(e.HTTPStatus)
 		return
 	}
-	body, err := marshalXML(errorResponse{
+	body := errorResponse{
 		Code:      e.Code,
 		Message:   e.Message,
+		Fields:    e.Fields,
 		Resource:  req.r.URL.Path,
 		RequestID: req.id,
 		HostID:    hdr.Get("x-amz-id-2"),
-	})
-	if err != nil {
-		h.log.Error("encode error response", "request_id", req.id, "err", err)
-		req.w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
+	}.marshal()
 	hdr.Set("Content-Length", fmt.Sprint(len(body)))
 	req.w.WriteHeader(e.HTTPStatus)
 	_, _ = req.w.Write(body)

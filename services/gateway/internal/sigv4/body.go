@@ -67,7 +67,7 @@ func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload 
 		}
 		// Nothing will be read from an empty body, so check its hash now.
 		if r.ContentLength == 0 && body == http.NoBody && !strings.EqualFold(payload, emptySHA256) {
-			return newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+			return errSHA256Mismatch(payload, emptySHA256)
 		}
 		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want}, r.ContentLength
 	}
@@ -124,8 +124,8 @@ func (h *hashReader) Read(p []byte) (int, error) {
 	h.h.Write(p[:n])
 	if err == io.EOF {
 		h.err = io.EOF
-		if !bytes.Equal(h.h.Sum(nil), h.want) {
-			h.err = newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+		if got := h.h.Sum(nil); !bytes.Equal(got, h.want) {
+			h.err = errSHA256Mismatch(hex.EncodeToString(h.want), hex.EncodeToString(got))
 		}
 		return n, h.err
 	}

@@ -1,6 +1,10 @@
 package sigv4
 
-import "net/http"
+import (
+	"encoding/hex"
+	"net/http"
+	"strings"
+)
 
 // S3 error codes this package returns. The gateway renders them as S3 XML.
 const (
@@ -12,6 +16,7 @@ const (
 	CodeInvalidAccessKeyID                = "InvalidAccessKeyId"
 	CodeInvalidArgument                   = "InvalidArgument"
 	CodeInvalidRequest                    = "InvalidRequest"
+	CodeInvalidToken                      = "InvalidToken"
 	CodeMalformedTrailerError             = "MalformedTrailerError"
 	CodeNotImplemented                    = "NotImplemented"
 	CodeRequestTimeTooSkewed              = "RequestTimeTooSkewed"
@@ -31,6 +36,7 @@ func Codes() []string {
 		CodeInvalidAccessKeyID,
 		CodeInvalidArgument,
 		CodeInvalidRequest,
+		CodeInvalidToken,
 		CodeMalformedTrailerError,
 		CodeNotImplemented,
 		CodeRequestTimeTooSkewed,
@@ -44,6 +50,18 @@ type Error struct {
 	Code       string
 	Message    string
 	HTTPStatus int
+	// Fields are the extra elements AWS adds to this error's XML body
+	// (AWSAccessKeyId, ArgumentName, ...), in order. Never a secret.
+	Fields []Field
+}
+
+// Field is one extra element of an error body: <Name>Value</Name>.
+type Field struct{ Name, Value string }
+
+// With returns e with the element <name>value</name> added to its body.
+func (e *Error) With(name, value string) *Error {
+	e.Fields = append(e.Fields, Field{Name: name, Value: value})
+	return e
 }
 
 func (e *Error) Error() string {
@@ -70,7 +88,8 @@ const (
 	msgChunkSignature    = "The chunk signature we calculated does not match the signature you provided."
 	msgTrailerSignature  = "The trailer signature we calculated does not match the signature you provided."
 	msgIncompleteBody    = "The request body terminated unexpectedly."
-	msgUnsignedHeaders   = "There were headers present in the request which were not signed: "
+	msgUnsignedHeaders   = "There were headers present in the request which were not signed"
+	msgInvalidToken      = "The provided token is malformed or otherwise invalid."
 	msgBadDate           = "AWS authentication requires a valid Date or x-amz-date header."
 	msgExpired           = "Request has expired."
 	msgNotYetValid       = "Request is not valid yet."
@@ -79,7 +98,46 @@ const (
 	msgSHA256Mismatch    = "The provided 'x-amz-content-sha256' header does not match what was computed."
 )
 
-func errSignature() *Error  { return newError(CodeSignatureDoesNotMatch, msgSignatureMismatch) }
+func errSignature() *Error { return newError(CodeSignatureDoesNotMatch, msgSignatureMismatch) }
+
+// errSignatureDetails is SignatureDoesNotMatch with what AWS shows the client
+// to find its mistake: the string to sign and canonical request the server
+// built (request data, no secret) and the signature the client sent.
+// A POST form has no canonical request: canonical is empty there.
+func errSignatureDetails(accessKeyID, stringToSign, canonical, provided string) *Error {
+	e := errSignature().
+		With("AWSAccessKeyId", accessKeyID).
+		With("StringToSign", stringToSign).
+		With("SignatureProvided", provided).
+		With("StringToSignBytes", spacedHex(stringToSign))
+	if canonical != "" {
+		e.With("CanonicalRequest", canonical).With("CanonicalRequestBytes", spacedHex(canonical))
+	}
+	return e
+}
+
+// spacedHex writes s's bytes as AWS does in *Bytes elements: "41 57 53".
+func spacedHex(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) * 3)
+	for i := 0; i < len(s); i++ {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(hex.EncodeToString([]byte{s[i]}))
+	}
+	return b.String()
+}
+
+// errSHA256Mismatch names both hashes, hex, as AWS does.
+func errSHA256Mismatch(client, computed string) *Error {
+	return newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch).
+		With("ClientComputedContentSHA256", client).With("S3ComputedContentSHA256", computed)
+}
+
+func errUnknownKey(accessKeyID string) *Error {
+	return newError(CodeInvalidAccessKeyID, msgUnknownKey).With("AWSAccessKeyId", accessKeyID)
+}
 func errIncomplete() *Error { return newError(CodeIncompleteBody, msgIncompleteBody) }
 func errChunked(detail string) *Error {
 	return newError(CodeInvalidRequest, "Malformed aws-chunked body: "+detail+".")
@@ -89,10 +147,10 @@ func errTrailer(detail string) *Error {
 }
 
 // errMalformed reports a bad authorization parameter in the wording AWS uses
-// for the header form or the query form.
-func errMalformed(presigned bool, detail string) *Error {
+// for the header form or for the query form's param.
+func errMalformed(presigned bool, param, detail string) *Error {
 	if presigned {
-		return newError(CodeAuthorizationQueryParametersError, "Error parsing the query-string authentication parameters; "+detail)
+		return newError(CodeAuthorizationQueryParametersError, "Error parsing the "+param+" parameter; "+detail)
 	}
 	return newError(CodeAuthorizationHeaderMalformed, "The authorization header is malformed; "+detail)
 }

@@ -90,6 +90,10 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 ,,,=,Credential==")
 	f.Add("AWS AKID:sig")
 	f.Add("")
+	f.Add("invalid_header")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/32234/us-east-1/s3/aws_request,SignedHeaders=host,Signature=00")
+	f.Add("AWS4-HMAC-SHA256 missing=a/b/c/d/e,SignedHeaders=host,Signature=00")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/e,Signature=00")
 
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := parseAuthorization(h)
@@ -99,9 +103,13 @@ func FuzzParseAuthorization(f *testing.F) {
 				t.Fatalf("error %v is not an *Error", err)
 			}
 		} else {
-			if a.accessKeyID == "" || len(a.scopeDate) != 8 || len(a.signature) != 32 || len(a.signedHeaders) == 0 ||
+			if a.accessKeyID == "" || len(a.signature) != 32 || len(a.signedHeaders) == 0 ||
 				a.signedRaw != strings.Join(a.signedHeaders, ";") {
 				t.Fatalf("accepted %q as %+v", h, a)
+			}
+			if err := testVerifier(testNow).checkScope(a, a.malformed); err == nil &&
+				(len(a.scopeDate) != 8 || a.terminal != terminator || a.service != "s3" || a.region != testRegion) {
+				t.Fatalf("scope of %q accepted as %+v", h, a)
 			}
 		}
 		// The whole path must not panic either.
