@@ -96,3 +96,25 @@ func TestAuthErrorBodiesCarryAWSElements(t *testing.T) {
 		authError(t, req, http.StatusBadRequest, "InvalidToken")
 	})
 }
+
+func TestStreamingPayloadOnlyForObjectData(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "chunkedcfg")
+	body := []byte("5\r\nabcde\r\n0\r\n\r\n")
+	hdr := http.Header{"X-Amz-Decoded-Content-Length": {"5"}, "Content-Encoding": {"aws-chunked"}}
+	for _, q := range []string{"tagging", "cors", "versioning"} {
+		req := e.signedRequest(t, http.MethodPut, "/chunkedcfg?"+q, body, hdr.Clone(), "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+		b := authError(t, req, http.StatusBadRequest, "InvalidRequest")
+		if b.Message != "The value of x-amz-content-sha256 header is invalid." {
+			t.Fatalf("%s: message %q", q, b.Message)
+		}
+	}
+	// The same body is object data for PutObject.
+	req := e.signedRequest(t, http.MethodPut, "/chunkedcfg/obj", body, hdr.Clone(), "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+	if resp, b := do(t, req); resp.StatusCode != http.StatusOK {
+		t.Fatalf("put: %d %s", resp.StatusCode, b)
+	}
+	if got, _, err := e.get(t, "chunkedcfg", "obj", ""); err != nil || string(got) != "abcde" {
+		t.Fatalf("get: %q %v", got, err)
+	}
+}

@@ -102,7 +102,8 @@ const (
 	ErrServerSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
 
 	// SigV4 authentication and POST Object errors.
-	ErrInvalidToken = "InvalidToken"
+	ErrInvalidToken          = "InvalidToken"
+	ErrInvalidChunkSizeError = "InvalidChunkSizeError"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -167,7 +168,8 @@ var errorTable = map[string]Error{
 	ErrServerSideEncryptionConfigurationNotFoundError: {HTTPStatus: http.StatusNotFound, Message: "The server side encryption configuration was not found"},
 
 	// SigV4 authentication and POST Object errors.
-	ErrInvalidToken: {HTTPStatus: http.StatusBadRequest, Message: "The provided token is malformed or otherwise invalid."},
+	ErrInvalidToken:          {HTTPStatus: http.StatusBadRequest, Message: "The provided token is malformed or otherwise invalid."},
+	ErrInvalidChunkSizeError: {HTTPStatus: http.StatusBadRequest, Message: "Only the last chunk is allowed to have a size less than 8192 bytes"},
 }
 
 // newError returns the table's error for code, with msg replacing the

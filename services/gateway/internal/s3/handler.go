@@ -266,6 +266,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(req, newError(ErrAccessDenied, "Anonymous access is not allowed."))
 		return
 	}
+	if res.Chunked && req.route.Op != OpPutObject && req.route.Op != OpUploadPart {
+		// Streaming payloads carry object data only (AWS refuses them elsewhere).
+		h.writeError(req, newError(ErrInvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
+		return
+	}
 	if req.route.Err != nil {
 		h.writeError(req, req.route.Err)
 		return

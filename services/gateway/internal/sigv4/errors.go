@@ -3,6 +3,7 @@ package sigv4
 import (
 	"encoding/hex"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -15,9 +16,11 @@ const (
 	CodeIncompleteBody                    = "IncompleteBody"
 	CodeInvalidAccessKeyID                = "InvalidAccessKeyId"
 	CodeInvalidArgument                   = "InvalidArgument"
+	CodeInvalidChunkSizeError             = "InvalidChunkSizeError"
 	CodeInvalidRequest                    = "InvalidRequest"
 	CodeInvalidToken                      = "InvalidToken"
 	CodeMalformedTrailerError             = "MalformedTrailerError"
+	CodeMissingContentLength              = "MissingContentLength"
 	CodeNotImplemented                    = "NotImplemented"
 	CodeRequestTimeTooSkewed              = "RequestTimeTooSkewed"
 	CodeSignatureDoesNotMatch             = "SignatureDoesNotMatch"
@@ -35,9 +38,11 @@ func Codes() []string {
 		CodeIncompleteBody,
 		CodeInvalidAccessKeyID,
 		CodeInvalidArgument,
+		CodeInvalidChunkSizeError,
 		CodeInvalidRequest,
 		CodeInvalidToken,
 		CodeMalformedTrailerError,
+		CodeMissingContentLength,
 		CodeNotImplemented,
 		CodeRequestTimeTooSkewed,
 		CodeSignatureDoesNotMatch,
@@ -78,6 +83,8 @@ func statusOf(code string) int {
 		return http.StatusForbidden
 	case CodeNotImplemented:
 		return http.StatusNotImplemented
+	case CodeMissingContentLength:
+		return http.StatusLengthRequired
 	default:
 		return http.StatusBadRequest
 	}
@@ -87,7 +94,11 @@ const (
 	msgSignatureMismatch = "The request signature we calculated does not match the signature you provided. Check your key and signing method."
 	msgChunkSignature    = "The chunk signature we calculated does not match the signature you provided."
 	msgTrailerSignature  = "The trailer signature we calculated does not match the signature you provided."
-	msgIncompleteBody    = "The request body terminated unexpectedly."
+	msgIncompleteBody    = "The request body terminated unexpectedly"
+	msgLengthMismatch    = "You did not provide the number of bytes specified by the Content-Length HTTP header"
+	msgMalformedTrailer  = "The request contained trailing data that was not well-formed or did not conform to our published schema."
+	msgChunkSize         = "Only the last chunk is allowed to have a size less than 8192 bytes"
+	msgMissingLength     = "You must provide the Content-Length HTTP header."
 	msgUnsignedHeaders   = "There were headers present in the request which were not signed"
 	msgInvalidToken      = "The provided token is malformed or otherwise invalid."
 	msgBadDate           = "AWS authentication requires a valid Date or x-amz-date header."
@@ -138,12 +149,24 @@ func errSHA256Mismatch(client, computed string) *Error {
 func errUnknownKey(accessKeyID string) *Error {
 	return newError(CodeInvalidAccessKeyID, msgUnknownKey).With("AWSAccessKeyId", accessKeyID)
 }
+
+// errIncomplete answers a body that ends early or whose aws-chunked framing
+// is broken: AWS reports both as the body terminating unexpectedly.
 func errIncomplete() *Error { return newError(CodeIncompleteBody, msgIncompleteBody) }
-func errChunked(detail string) *Error {
-	return newError(CodeInvalidRequest, "Malformed aws-chunked body: "+detail+".")
-}
-func errTrailer(detail string) *Error {
-	return newError(CodeMalformedTrailerError, "The request contained trailing data that was not well-formed: "+detail+".")
+
+// errLengthMismatch answers an aws-chunked body whose chunks do not add up
+// to x-amz-decoded-content-length.
+func errLengthMismatch() *Error { return newError(CodeIncompleteBody, msgLengthMismatch) }
+
+// errTrailer answers a trailer section that is not what x-amz-trailer
+// declared, or not name:value lines.
+func errTrailer() *Error { return newError(CodeMalformedTrailerError, msgMalformedTrailer) }
+
+// errChunkSize names the first chunk that was too small without being the
+// last one (1-based, as AWS counts).
+func errChunkSize(chunk int, size int64) *Error {
+	return newError(CodeInvalidChunkSizeError, msgChunkSize).
+		With("Chunk", strconv.Itoa(chunk)).With("BadChunkSize", strconv.FormatInt(size, 10))
 }
 
 // errMalformed reports a bad authorization parameter in the wording AWS uses

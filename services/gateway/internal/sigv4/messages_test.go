@@ -232,3 +232,42 @@ func TestPresignedAuthMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamingMessages(t *testing.T) {
+	put := func(t *testing.T, body, decoded, trailer string) (*Result, error) {
+		hdr := http.Header{"Content-Encoding": {"aws-chunked"}}
+		if decoded != "" {
+			hdr.Set("X-Amz-Decoded-Content-Length", decoded)
+		}
+		if trailer != "" {
+			hdr.Set("X-Amz-Trailer", trailer)
+		}
+		spec := reqSpec{method: http.MethodPut, host: "localhost:9000", path: "/b/k", payload: streamingUnsignedTrailer, header: hdr, body: []byte(body)}
+		return testVerifier(testNow).Verify(toServer(t, spec.signHeader(t, testCreds(), "s3", testRegion, testNow)))
+	}
+	readErr := func(t *testing.T, body, decoded, trailer string) error {
+		res, err := put(t, body, decoded, trailer)
+		if err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+		_, err = readCounting(res.Body)
+		return err
+	}
+	for _, decoded := range []string{"", "abc", "12x"} {
+		_, err := put(t, "5\r\nhello\r\n0\r\n\r\n", decoded, "")
+		e := wantError(t, err, CodeMissingContentLength, "You must provide the Content-Length HTTP header.")
+		if e.HTTPStatus != http.StatusLengthRequired {
+			t.Fatalf("status %d", e.HTTPStatus)
+		}
+	}
+	wantError(t, readErr(t, "A\r\ndummy data0\r\n\r\n", "10", ""), CodeIncompleteBody, "The request body terminated unexpectedly")
+	wantError(t, readErr(t, "b\r\nabcdefghijk\r\n0\r\n\r\n", "5", ""), CodeIncompleteBody,
+		"You did not provide the number of bytes specified by the Content-Length HTTP header")
+	wantError(t, readErr(t, "b\r\nabcdefghijk\r\n0\r\n\r\n", "200", ""), CodeIncompleteBody,
+		"You did not provide the number of bytes specified by the Content-Length HTTP header")
+	wantError(t, readErr(t, "5\r\nhello\r\n0\r\nx-amz-checksum-crc64nvme:M3eFcAZSQlc=\r\n\r\n", "5", ""), CodeMalformedTrailerError,
+		"The request contained trailing data that was not well-formed or did not conform to our published schema.")
+	small := "a\r\n0123456789\r\n5\r\nhello\r\n0\r\n\r\n"
+	wantError(t, readErr(t, small, "15", ""), CodeInvalidChunkSizeError, "Only the last chunk is allowed to have a size less than 8192 bytes",
+		Field{"Chunk", "1"}, Field{"BadChunkSize", "10"})
+}

@@ -48,6 +48,9 @@ type Result struct {
 	// Trailers holds trailing headers (e.g. "x-amz-checksum-crc32") once Body
 	// reached io.EOF; nil before that or when there are none.
 	Trailers func() http.Header
+	// Chunked is set for an aws-chunked (streaming) payload, which AWS
+	// accepts only for object data.
+	Chunked bool
 }
 
 const (
