@@ -259,7 +259,6 @@ type policyCondition struct {
 	field    string // lower case, without "$"
 	value    string
 	min, max int64
-	raw      string // as written, for error messages
 	written  string // the field as written ("$key"), for error messages
 }
 
@@ -325,7 +324,7 @@ func parsePolicy(b64 string) (time.Time, []policyCondition, *Error) {
 
 func parseCondition(c json.RawMessage) (policyCondition, *Error) {
 	trimmed := bytes.TrimSpace(c)
-	pc := policyCondition{raw: string(trimmed)}
+	var pc policyCondition
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		var m map[string]any
