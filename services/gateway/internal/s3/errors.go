@@ -22,9 +22,22 @@ type Error struct {
 	Code       string
 	Message    string
 	HTTPStatus int
+	// Fields are the extra elements AWS adds to this error's XML body, in
+	// order (AWSAccessKeyId, ArgumentName, Condition, ...). Never a secret.
+	Fields []ErrorField
 }
 
+// ErrorField is one extra element of an error body: <Name>Value</Name>.
+// It is sigv4's type so authentication errors pass theirs through as is.
+type ErrorField = sigv4.Field
+
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// With returns e with the element <name>value</name> added to its body.
+func (e *Error) With(name, value string) *Error {
+	e.Fields = append(e.Fields, ErrorField{Name: name, Value: value})
+	return e
+}
 
 // S3 error codes the gateway returns. Every code here has a row in
 // errorTable; TestErrorTableComplete keeps the two in step.
@@ -101,6 +114,10 @@ const (
 	ErrMissingSecurityHeader               = "MissingSecurityHeader"
 	ErrUnexpectedContent                   = "UnexpectedContent"
 	ErrUnresolvableGrantByEmailAddress     = "UnresolvableGrantByEmailAddress"
+
+	// SigV4 authentication and POST Object errors.
+	ErrInvalidToken          = "InvalidToken"
+	ErrInvalidChunkSizeError = "InvalidChunkSizeError"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -177,6 +194,10 @@ var errorTable = map[string]Error{
 	ErrMissingSecurityHeader:               {HTTPStatus: http.StatusBadRequest, Message: "Your request was missing a required header."},
 	ErrUnexpectedContent:                   {HTTPStatus: http.StatusBadRequest, Message: "This request does not support content."},
 	ErrUnresolvableGrantByEmailAddress:     {HTTPStatus: http.StatusBadRequest, Message: "The email address you provided does not match any account on record."},
+
+	// SigV4 authentication and POST Object errors.
+	ErrInvalidToken:          {HTTPStatus: http.StatusBadRequest, Message: "The provided token is malformed or otherwise invalid."},
+	ErrInvalidChunkSizeError: {HTTPStatus: http.StatusBadRequest, Message: "Only the last chunk is allowed to have a size less than 8192 bytes"},
 }
 
 // newError returns the table's error for code, with msg replacing the
@@ -206,7 +227,7 @@ func toS3Error(err error) *Error {
 	}
 	var sigErr *sigv4.Error
 	if errors.As(err, &sigErr) {
-		e := &Error{Code: sigErr.Code, Message: sigErr.Message, HTTPStatus: sigErr.HTTPStatus}
+		e := &Error{Code: sigErr.Code, Message: sigErr.Message, HTTPStatus: sigErr.HTTPStatus, Fields: sigErr.Fields}
 		if row, ok := errorTable[sigErr.Code]; ok {
 			e.HTTPStatus = row.HTTPStatus
 			if e.Message == "" {

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bytes"
+	"encoding/xml"
 	"io"
 	"log/slog"
 	"net/http"
@@ -105,6 +106,34 @@ func FuzzHandler(f *testing.F) {
 		}
 		if rec.Code >= 500 && rec.Code != http.StatusNotImplemented && rec.Code != http.StatusServiceUnavailable {
 			t.Fatalf("server error %d for %q %q %q: %s", rec.Code, method, host, target, rec.Body.String())
+		}
+	})
+}
+
+// FuzzErrorDocument checks that any message or element text renders as a
+// well-formed error body that parses back to the same text (characters XML
+// cannot carry become U+FFFD; a lone CR survives as &#xD;).
+func FuzzErrorDocument(f *testing.F) {
+	f.Add(`Policy Condition failed: ["eq", "$key", "a&b<c>"]`)
+	f.Add("\x00\r\n\t\xff\ufffe")
+	f.Add("]]>")
+	f.Fuzz(func(t *testing.T, text string) {
+		doc := errorResponse{Code: "AccessDenied", Message: text, Fields: []ErrorField{{Name: "Condition", Value: text}}, RequestID: "R", HostID: "H"}.marshal()
+		var back struct {
+			Message   string
+			Condition string
+		}
+		if err := xml.Unmarshal(doc, &back); err != nil {
+			t.Fatalf("%q renders as %q: %v", text, doc, err)
+		}
+		want := strings.Map(func(r rune) rune {
+			if r == 0x09 || r == 0x0A || r == 0x0D || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF {
+				return r
+			}
+			return '\uFFFD'
+		}, text) // each invalid byte maps to U+FFFD, as in the writer
+		if back.Message != want || back.Condition != want {
+			t.Fatalf("%q came back as %q / %q", text, back.Message, back.Condition)
 		}
 	})
 }

@@ -262,6 +262,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(req, newError(ErrAccessDenied, ""))
 		return
 	}
+	if res.Chunked && req.route.Op != OpPutObject && req.route.Op != OpUploadPart {
+		// Streaming payloads carry object data only (AWS refuses them elsewhere).
+		h.writeError(req, newError(ErrInvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
+		return
+	}
 	if req.route.Err != nil {
 		h.writeError(req, req.route.Err)
 		return
@@ -374,18 +379,14 @@ func (h *Handler) writeError(req *request, e *Error) {
 		req.w.WriteHeader(e.HTTPStatus)
 		return
 	}
-	body, err := marshalXML(errorResponse{
+	body := errorResponse{
 		Code:      e.Code,
 		Message:   e.Message,
+		Fields:    e.Fields,
 		Resource:  req.r.URL.Path,
 		RequestID: req.id,
 		HostID:    hdr.Get("x-amz-id-2"),
-	})
-	if err != nil {
-		h.log.Error("encode error response", "request_id", req.id, "err", err)
-		req.w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
+	}.marshal()
 	hdr.Set("Content-Length", fmt.Sprint(len(body)))
 	req.w.WriteHeader(e.HTTPStatus)
 	_, _ = req.w.Write(body)

@@ -10,7 +10,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"net/http"
@@ -260,7 +259,13 @@ type policyCondition struct {
 	field    string // lower case, without "$"
 	value    string
 	min, max int64
-	raw      string // as written, for error messages
+	written  string // the field as written ("$key"), for error messages
+}
+
+// quoted writes an eq or starts-with condition the way AWS quotes a failed
+// one, whichever form the policy used: ["eq", "$key", "value"].
+func (c policyCondition) quoted() string {
+	return `["` + c.op + `", "` + c.written + `", "` + c.value + `"]`
 }
 
 func policyInvalid(detail string) *Error {
@@ -284,6 +289,13 @@ func parsePolicy(b64 string) (time.Time, []policyCondition, *Error) {
 	var p postPolicy
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return time.Time{}, nil, policyInvalid("Invalid JSON.")
+	}
+	var keys map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &keys) // decodes: raw is a JSON object
+	for k := range keys {
+		if k != "expiration" && k != "conditions" {
+			return time.Time{}, nil, policyInvalid(`Unexpected: "` + k + `"`)
+		}
 	}
 	if p.Expiration == nil {
 		return time.Time{}, nil, policyInvalid("Policy missing expiration.")
@@ -312,7 +324,7 @@ func parsePolicy(b64 string) (time.Time, []policyCondition, *Error) {
 
 func parseCondition(c json.RawMessage) (policyCondition, *Error) {
 	trimmed := bytes.TrimSpace(c)
-	pc := policyCondition{raw: string(trimmed)}
+	var pc policyCondition
 	switch {
 	case len(trimmed) > 0 && trimmed[0] == '{':
 		var m map[string]any
@@ -327,7 +339,8 @@ func parseCondition(c json.RawMessage) (policyCondition, *Error) {
 			if !ok {
 				return pc, policyInvalid("Invalid Simple-Condition: value must be a string.")
 			}
-			pc.op, pc.field, pc.value = "eq", strings.ToLower(strings.TrimPrefix(k, "$")), s
+			pc.written = "$" + strings.TrimPrefix(k, "$")
+			pc.op, pc.field, pc.value = "eq", strings.ToLower(pc.written[1:]), s
 		}
 		return pc, nil
 	case len(trimmed) > 0 && trimmed[0] == '[':
@@ -367,10 +380,14 @@ func parseCondition(c json.RawMessage) (policyCondition, *Error) {
 	}
 	field, ok1 := arr[1].(string)
 	value, ok2 := arr[2].(string)
-	if !ok1 || !ok2 || !strings.HasPrefix(field, "$") {
-		return pc, policyInvalid("Invalid " + op + ": " + string(trimmed))
+	if !ok1 || !ok2 {
+		return pc, policyInvalid("Invalid JSON.")
 	}
-	pc.field, pc.value = strings.ToLower(field[1:]), value
+	pc.written, pc.value = field, value
+	// A field without "$" names no form field: the condition cannot hold.
+	if strings.HasPrefix(field, "$") {
+		pc.field = strings.ToLower(field[1:])
+	}
 	return pc, nil
 }
 
@@ -415,10 +432,12 @@ func checkPolicy(conds []policyCondition, form *postForm, bucket string) *Error 
 		covered[c.field] = true
 		v := values[c.field]
 		ok := false
-		switch c.op {
-		case "eq":
+		switch {
+		case c.field == "":
+			// Written without "$", it names no field and cannot hold.
+		case c.op == "eq":
 			ok = v == c.value
-		case "starts-with":
+		case c.op == "starts-with":
 			ok = strings.HasPrefix(v, c.value)
 			if !ok && c.field == "content-type" {
 				// A Content-Type condition applies to each comma-separated type.
@@ -429,7 +448,7 @@ func checkPolicy(conds []policyCondition, form *postForm, bucket string) *Error 
 			}
 		}
 		if !ok {
-			return policyFailed("Policy Condition failed: " + c.raw)
+			return policyFailed("Policy Condition failed: " + c.quoted())
 		}
 	}
 	for _, name := range form.names {
@@ -447,11 +466,12 @@ func checkLength(conds []policyCondition, size int64) *Error {
 		if c.op != "content-length-range" {
 			continue
 		}
+		proposed := strconv.FormatInt(size, 10)
 		if size < c.min {
-			return newError(ErrEntityTooSmall, "Your proposed upload is smaller than the minimum allowed size")
+			return newError(ErrEntityTooSmall, "Your proposed upload is smaller than the minimum allowed size").With("ProposedSize", proposed).With("MinSizeAllowed", strconv.FormatInt(c.min, 10))
 		}
 		if size > c.max {
-			return newError(ErrEntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+			return newError(ErrEntityTooLarge, "").With("ProposedSize", proposed).With("MaxSizeAllowed", strconv.FormatInt(c.max, 10))
 		}
 	}
 	return nil
@@ -463,12 +483,16 @@ func (h *Handler) authenticatePost(form *postForm, bucket string) ([]policyCondi
 	if f["awsaccesskeyid"] != "" || f["signature"] != "" {
 		return nil, newError(ErrNotImplemented, "Signature Version 2 POST forms are not supported; use AWS4-HMAC-SHA256.")
 	}
-	if f["policy"] == "" && f["x-amz-signature"] == "" {
+	_, hasPolicy := f["policy"]
+	_, hasSignature := f["x-amz-signature"]
+	if !hasPolicy && !hasSignature {
 		return nil, newError(ErrAccessDenied, "Anonymous access is not allowed.")
 	}
 	for _, name := range []string{"policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} {
-		if f[name] == "" {
-			return nil, errorf(ErrInvalidArgument, "Bucket POST must contain a field named '%s'.  If it is specified, please check the order of the fields.", name)
+		// Present but empty is the policy's or signature's business.
+		if _, ok := f[name]; !ok {
+			return nil, errorf(ErrInvalidArgument, "Bucket POST must contain a field named '%s'.  If it is specified, please check the order of the fields.", name).
+				With("ArgumentName", name).With("ArgumentValue", "")
 		}
 	}
 	pa, ok := h.auth.(PostAuthenticator)
@@ -535,7 +559,7 @@ func (h *Handler) postObject(req *request) error {
 	r := req.r
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
-		return newError(ErrPreconditionFailed, "Bucket POST must be of the enclosure-type multipart/form-data")
+		return newError(ErrPreconditionFailed, "").With("Condition", "Bucket POST must be of the enclosure-type multipart/form-data")
 	}
 	boundary := params["boundary"]
 	if boundary == "" || len(boundary) > 70 {
@@ -581,6 +605,24 @@ func (h *Handler) postObject(req *request) error {
 			return te
 		}
 	}
+	cr, e := postChecksumRequest(f)
+	if e != nil {
+		return e
+	}
+	algo := cr.algo
+	if algo == "" {
+		algo = defaultChecksum
+	}
+	sums := newChecksummer(algo)
+	// verify checks the form's checksum once the whole file was hashed; it
+	// runs before the file's last segment is committed, so a mismatch
+	// stores nothing.
+	verify := func() error {
+		if e := cr.verify(sums.raw(cr.algo), nil); e != nil {
+			return e
+		}
+		return nil
+	}
 	b, err := h.bucket(req)
 	if err != nil {
 		return err
@@ -595,7 +637,8 @@ func (h *Handler) postObject(req *request) error {
 	if guess < 0 {
 		return errMalformedForm
 	}
-	whole := md5.New()
+	etagHash := md5.New()
+	whole := io.MultiWriter(append([]io.Writer{etagHash}, hashWriters(sums)...)...)
 	var segs []*metadatav1.Segment
 	var size int64
 	if remaining <= postSmallFile+closing {
@@ -606,7 +649,7 @@ func (h *Handler) postObject(req *request) error {
 		if e := checkLength(conds, int64(len(data))); e != nil {
 			return e
 		}
-		seg, err := h.postSegment(req, b, bytes.NewReader(data), int64(len(data)), whole)
+		seg, err := h.postSegment(req, b, bytes.NewReader(data), int64(len(data)), whole, verify)
 		if err != nil {
 			return err
 		}
@@ -618,31 +661,43 @@ func (h *Handler) postObject(req *request) error {
 		if e := checkLength(conds, guess); e != nil {
 			return e
 		}
-		seg, err := h.postSegment(req, b, &exactReader{r: form.file, n: guess}, guess, whole)
+		var tail []byte
+		seg, err := h.postSegment(req, b, &exactReader{r: form.file, n: guess}, guess, whole, func() error {
+			// Only now can the file's end be known: read what follows the
+			// guessed size; with nothing there, the file is whole.
+			var err error
+			if tail, err = io.ReadAll(io.LimitReader(form.file, postMaxTail+1)); err != nil {
+				return postBodyError(err)
+			}
+			if len(tail) > postMaxTail {
+				return errFileNotLast
+			}
+			if len(tail) == 0 {
+				return verify()
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
 		segs, size = appendSegment(segs, seg), guess
-		tail, err := io.ReadAll(io.LimitReader(form.file, postMaxTail+1))
-		if err != nil {
-			return postBodyError(err)
-		}
-		if len(tail) > postMaxTail {
-			return errFileNotLast
-		}
 		if len(tail) > 0 {
 			size += int64(len(tail))
 			if e := checkLength(conds, size); e != nil {
 				return e
 			}
-			seg, err := h.postSegment(req, b, bytes.NewReader(tail), int64(len(tail)), whole)
+			seg, err := h.postSegment(req, b, bytes.NewReader(tail), int64(len(tail)), whole, verify)
 			if err != nil {
 				return err
 			}
 			segs = appendSegment(segs, seg)
 		}
 	}
-	etag := hex.EncodeToString(whole.Sum(nil))
+	etag := hex.EncodeToString(etagHash.Sum(nil))
+	checksums := sums.sums()
+	if len(segs) == 1 {
+		segs[0].Checksums = checksums
+	}
 	v := &metadatav1.ObjectVersion{
 		Bucket:             req.route.Bucket,
 		Key:                key,
@@ -657,6 +712,8 @@ func (h *Handler) postObject(req *request) error {
 		UserMetadata:       md,
 		Tags:               tags,
 		Segments:           segs,
+		Checksums:          checksums,
+		ChecksumType:       checksumTypeFullObject,
 	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
@@ -664,7 +721,28 @@ func (h *Handler) postObject(req *request) error {
 	if err != nil {
 		return fmt.Errorf("commit posted object: %w", err)
 	}
+	setChecksumHeaders(req.w.Header(), checksums, checksumTypeFullObject)
 	return h.postAnswer(req, b, resp.GetVersion(), key, etag, f)
+}
+
+// postChecksumRequest reads the form's x-amz-checksum-* fields as PutObject
+// reads those headers.
+func postChecksumRequest(f map[string]string) (checksumRequest, *Error) {
+	hdr := http.Header{}
+	for k, v := range f {
+		if strings.HasPrefix(k, "x-amz-checksum-") {
+			hdr.Set(k, v)
+		}
+	}
+	return parseChecksumRequest(hdr)
+}
+
+func hashWriters(c *checksummer) []io.Writer {
+	out := make([]io.Writer, len(c.hashes))
+	for i, h := range c.hashes {
+		out[i] = h
+	}
+	return out
 }
 
 func appendSegment(segs []*metadatav1.Segment, s *metadatav1.Segment) []*metadatav1.Segment {
@@ -683,7 +761,8 @@ func postBodyError(err error) error {
 }
 
 // postSegment erasure-codes one run of the posted file.
-func (h *Handler) postSegment(req *request, b *metadatav1.Bucket, body io.Reader, size int64, whole hash.Hash) (*metadatav1.Segment, error) {
+// verify runs once the run was read, before its shards are committed.
+func (h *Handler) postSegment(req *request, b *metadatav1.Bucket, body io.Reader, size int64, whole io.Writer, verify func() error) (*metadatav1.Segment, error) {
 	params := erasure.Params{
 		DataShards:   int(b.GetDataShards()),
 		ParityShards: int(b.GetParityShards()),
@@ -697,6 +776,7 @@ func (h *Handler) postSegment(req *request, b *metadatav1.Bucket, body io.Reader
 		Params: params,
 		Body:   io.TeeReader(body, whole),
 		Size:   size,
+		Verify: verify,
 	})
 	if err != nil {
 		return nil, err

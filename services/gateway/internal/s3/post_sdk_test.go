@@ -5,9 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
+	"hash/crc32"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -305,5 +308,95 @@ func TestPostObject(t *testing.T) {
 			t.Fatal(err)
 		}
 		sameTags(t, tags.TagSet, map[string]string{"a": "b"})
+	})
+}
+
+func TestPostObjectChecksums(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "formsums")
+	crc32cOf := func(b []byte) string {
+		sum := crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+		return base64.StdEncoding.EncodeToString(binary.BigEndian.AppendUint32(nil, sum))
+	}
+	sha256Of := func(b []byte) string {
+		s := sha256.Sum256(b)
+		return base64.StdEncoding.EncodeToString(s[:])
+	}
+	for _, size := range []int{5, 300 << 10} { // in memory, and streamed
+		file := randBytes(size, uint64(size))
+		t.Run(fmt.Sprintf("verified and stored, %d bytes", size), func(t *testing.T) {
+			key := fmt.Sprintf("ok-%d", size)
+			f := newPostForm("formsums", [2]string{"key", key}, [2]string{"x-amz-checksum-crc32c", crc32cOf(file)})
+			body, ct := f.body(t, "f", file)
+			resp, rb := e.post(t, "/formsums", body, ct)
+			if resp.StatusCode != 204 || resp.Header.Get("x-amz-checksum-crc32c") != crc32cOf(file) {
+				t.Fatalf("status %d %v: %s", resp.StatusCode, resp.Header, rb)
+			}
+			out, err := e.client.HeadObject(ctxT(t), &awss3.HeadObjectInput{Bucket: aws.String("formsums"), Key: aws.String(key), ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil || aws.ToString(out.ChecksumCRC32C) != crc32cOf(file) {
+				t.Fatalf("head: %v %v", err, out)
+			}
+		})
+		t.Run(fmt.Sprintf("mismatch stores nothing, %d bytes", size), func(t *testing.T) {
+			key := fmt.Sprintf("bad-%d", size)
+			f := newPostForm("formsums", [2]string{"key", key}, [2]string{"x-amz-checksum-sha256", sha256Of([]byte("other"))})
+			body, ct := f.body(t, "f", file)
+			resp, rb := e.post(t, "/formsums", body, ct)
+			xe := checkXMLError(t, resp, rb, 400, "BadDigest")
+			if xe.Message != "The SHA256 you specified did not match the calculated checksum." {
+				t.Fatalf("message %q", xe.Message)
+			}
+			if _, _, err := e.get(t, "formsums", key, ""); apiCode(err) != "NoSuchKey" {
+				t.Fatalf("object after a bad checksum: %v", err)
+			}
+		})
+	}
+	t.Run("no checksum field gets the default CRC64NVME", func(t *testing.T) {
+		f := newPostForm("formsums", [2]string{"key", "plain"})
+		body, ct := f.body(t, "f", []byte("plain"))
+		if resp, rb := e.post(t, "/formsums", body, ct); resp.StatusCode != 204 || resp.Header.Get("x-amz-checksum-crc64nvme") == "" {
+			t.Fatalf("status %d %v: %s", resp.StatusCode, resp.Header, rb)
+		}
+	})
+	for _, tc := range []struct {
+		name   string
+		fields [][2]string
+		msg    string
+	}{
+		{"bad value", [][2]string{{"x-amz-checksum-crc32", "invalid"}}, "Value for x-amz-checksum-crc32 header is invalid."},
+		{"unknown algorithm", [][2]string{{"x-amz-checksum-invalid", "invalid"}}, "The algorithm type you specified in x-amz-checksum- header is invalid."},
+		{"two checksums", [][2]string{{"x-amz-checksum-crc32", "0wiusg=="}, {"x-amz-checksum-crc32c", "M3m0yg=="}},
+			"Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newPostForm("formsums", append([][2]string{{"key", "refused"}}, tc.fields...)...)
+			body, ct := f.body(t, "f", []byte("data"))
+			resp, rb := e.post(t, "/formsums", body, ct)
+			if xe := checkXMLError(t, resp, rb, 400, "InvalidRequest"); xe.Message != tc.msg {
+				t.Fatalf("message %q", xe.Message)
+			}
+		})
+	}
+	t.Run("a failed condition is quoted as AWS quotes it", func(t *testing.T) {
+		f := newPostForm("formsums", [2]string{"key", "cond"})
+		f.fields = append(f.fields, [2]string{"x-amz-checksum-crc32c", crc32cOf([]byte("other"))})
+		f.conditions = append(f.conditions, []any{"eq", "$x-amz-checksum-crc32c", "8TDyHg=="})
+		body, ct := f.body(t, "f", []byte("data"))
+		resp, rb := e.post(t, "/formsums", body, ct)
+		checkXMLError(t, resp, rb, 403, "AccessDenied")
+		// Literal quotes in the raw body, as AWS sends them.
+		if !bytes.Contains(rb, []byte(`Invalid according to Policy: Policy Condition failed: ["eq", "$x-amz-checksum-crc32c", "8TDyHg=="]`)) {
+			t.Fatalf("body %s", rb)
+		}
+	})
+	t.Run("content-length-range names the sizes", func(t *testing.T) {
+		f := newPostForm("formsums", [2]string{"key", "range"})
+		f.conditions = append(f.conditions, []any{"content-length-range", 100, 200})
+		body, ct := f.body(t, "f", []byte("ab"))
+		resp, rb := e.post(t, "/formsums", body, ct)
+		checkXMLError(t, resp, rb, 400, "EntityTooSmall")
+		if !bytes.Contains(rb, []byte("<ProposedSize>2</ProposedSize><MinSizeAllowed>100</MinSizeAllowed>")) {
+			t.Fatalf("body %s", rb)
+		}
 	})
 }

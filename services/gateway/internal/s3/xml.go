@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
@@ -18,13 +19,58 @@ const timeFormat = "2006-01-02T15:04:05.000Z"
 
 func xmlTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
+// errorResponse is an error body. It is written by hand rather than by
+// encoding/xml so that quotes stay literal in element text, as AWS sends
+// them: clients search raw bodies for quoted text such as a failed POST
+// policy condition (["eq", "$key", "v"]), and &#34; would hide it.
 type errorResponse struct {
-	XMLName   xml.Name `xml:"Error"`
-	Code      string   `xml:"Code"`
-	Message   string   `xml:"Message"`
-	Resource  string   `xml:"Resource,omitempty"`
-	RequestID string   `xml:"RequestId"`
-	HostID    string   `xml:"HostId"`
+	Code      string
+	Message   string
+	Fields    []ErrorField // extra elements, after Message
+	Resource  string       // omitted when empty
+	RequestID string
+	HostID    string
+}
+
+func (e errorResponse) marshal() []byte {
+	var b strings.Builder
+	b.WriteString(xml.Header)
+	b.WriteString("<Error>")
+	writeElement(&b, "Code", e.Code)
+	writeElement(&b, "Message", e.Message)
+	for _, f := range e.Fields {
+		writeElement(&b, f.Name, f.Value)
+	}
+	if e.Resource != "" {
+		writeElement(&b, "Resource", e.Resource)
+	}
+	writeElement(&b, "RequestId", e.RequestID)
+	writeElement(&b, "HostId", e.HostID)
+	b.WriteString("</Error>")
+	return []byte(b.String())
+}
+
+// writeElement writes <name>text</name>, escaping what XML requires (&, <,
+// >, a CR so it survives parsing) and replacing characters XML cannot hold.
+func writeElement(b *strings.Builder, name, text string) {
+	b.WriteString("<" + name + ">")
+	for _, r := range text {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r == '\r':
+			b.WriteString("&#xD;")
+		case r == 0x09 || r == 0x0A || r >= 0x20 && r <= 0xD7FF || r >= 0xE000 && r <= 0xFFFD || r >= 0x10000 && r <= 0x10FFFF:
+			b.WriteRune(r)
+		default:
+			b.WriteRune('\uFFFD')
+		}
+	}
+	b.WriteString("</" + name + ">")
 }
 
 type owner struct {

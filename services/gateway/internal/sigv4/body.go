@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,6 +21,8 @@ const (
 	// maxChunkSize caps a signed chunk: its bytes are held until its
 	// signature is checked, so this bounds memory per request.
 	maxChunkSize = 16 << 20
+	// minChunkSize is AWS's smallest chunk but the last one with data.
+	minChunkSize = 8 << 10
 	// lineBufferSize bounds a chunk header or trailer line.
 	lineBufferSize = 4096
 	// maxTrailerBytes and maxTrailers bound the trailer section.
@@ -59,7 +62,7 @@ func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload 
 			s = nil
 		}
 		cr := newChunkedReader(body, s, trailer, names, decoded)
-		res.Body, res.DecodedLength, res.Trailers = cr, decoded, cr.trailersAfterEOF
+		res.Body, res.DecodedLength, res.Trailers, res.Chunked = cr, decoded, cr.trailersAfterEOF, true
 	default:
 		want, err := hex.DecodeString(payload) // validated by checkPayloadValue
 		if err != nil {
@@ -67,25 +70,28 @@ func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload 
 		}
 		// Nothing will be read from an empty body, so check its hash now.
 		if r.ContentLength == 0 && body == http.NoBody && !strings.EqualFold(payload, emptySHA256) {
-			return newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+			return errSHA256Mismatch(payload, emptySHA256)
 		}
 		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want}, r.ContentLength
 	}
 	return nil
 }
 
+// decodedLength reads x-amz-decoded-content-length, which an aws-chunked
+// body must carry: AWS answers its absence, or a value that is not a
+// length, as a missing Content-Length.
 func decodedLength(hdrs map[string][]string) (int64, error) {
 	vs := hdrs["x-amz-decoded-content-length"]
 	switch len(vs) {
 	case 0:
-		return -1, nil
+		return 0, newError(CodeMissingContentLength, msgMissingLength)
 	case 1:
 	default:
 		return 0, newError(CodeInvalidArgument, "The x-amz-decoded-content-length header is repeated.")
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(vs[0]), 10, 64)
 	if err != nil || n < 0 {
-		return 0, newError(CodeInvalidArgument, "x-amz-decoded-content-length must be a non-negative integer.")
+		return 0, newError(CodeMissingContentLength, msgMissingLength)
 	}
 	return n, nil
 }
@@ -124,8 +130,8 @@ func (h *hashReader) Read(p []byte) (int, error) {
 	h.h.Write(p[:n])
 	if err == io.EOF {
 		h.err = io.EOF
-		if !bytes.Equal(h.h.Sum(nil), h.want) {
-			h.err = newError(CodeXAmzContentSHA256Mismatch, msgSHA256Mismatch)
+		if got := h.h.Sum(nil); !bytes.Equal(got, h.want) {
+			h.err = errSHA256Mismatch(hex.EncodeToString(h.want), hex.EncodeToString(got))
 		}
 		return n, h.err
 	}
@@ -172,6 +178,10 @@ type chunkedReader struct {
 
 	decodedLen int64 // -1 when not declared
 	total      int64 // payload bytes framed so far
+
+	chunks     int   // data chunks seen
+	smallChunk int   // the first chunk under minChunkSize (1-based), 0 if none
+	smallSize  int64 // its size
 
 	buf       []byte // signed: the verified current chunk
 	pos       int
@@ -288,10 +298,14 @@ func (c *chunkedReader) next() error {
 	if err != nil {
 		return err
 	}
-	if c.decodedLen >= 0 && size > c.decodedLen-c.total {
-		return newError(CodeInvalidRequest, "The aws-chunked body is longer than x-amz-decoded-content-length.")
+	if err := c.checkChunkSize(size); err != nil {
+		return err
 	}
+	tooLong := c.decodedLen >= 0 && size > c.decodedLen-c.total
 	if c.signer == nil {
+		if tooLong {
+			return c.skipChunk(size)
+		}
 		c.total += size
 		c.remaining = size
 		if size == 0 {
@@ -300,7 +314,7 @@ func (c *chunkedReader) next() error {
 		return nil
 	}
 	if size > maxChunkSize {
-		return errChunked("chunk larger than " + strconv.Itoa(maxChunkSize) + " bytes")
+		return newError(CodeInvalidRequest, "A chunk of an aws-chunked body may hold at most "+strconv.Itoa(maxChunkSize)+" bytes.")
 	}
 	if err := c.readChunk(size); err != nil {
 		return err
@@ -309,6 +323,9 @@ func (c *chunkedReader) next() error {
 		if err := c.expectCRLF(); err != nil {
 			return err
 		}
+	}
+	if tooLong {
+		return errLengthMismatch()
 	}
 	if !hmac.Equal(c.signer.chunkSignature(c.prev, c.buf), sig) {
 		return newError(CodeSignatureDoesNotMatch, msgChunkSignature)
@@ -321,6 +338,35 @@ func (c *chunkedReader) next() error {
 		return c.finish()
 	}
 	return nil
+}
+
+// checkChunkSize enforces AWS's 8 KiB minimum for every chunk but the last
+// one with data: a small chunk is only an error once another follows it.
+func (c *chunkedReader) checkChunkSize(size int64) error {
+	if size == 0 {
+		return nil
+	}
+	if c.smallChunk > 0 {
+		return errChunkSize(c.smallChunk, c.smallSize)
+	}
+	c.chunks++
+	if size < minChunkSize {
+		c.smallChunk, c.smallSize = c.chunks, size
+	}
+	return nil
+}
+
+// skipChunk reads past an unsigned chunk that overruns the decoded length
+// (its bytes must not reach the caller): broken framing is still
+// IncompleteBody, a well-framed overrun the length mismatch.
+func (c *chunkedReader) skipChunk(size int64) error {
+	if _, err := io.CopyN(io.Discard, c.src, size); err != nil {
+		return c.readErr(err)
+	}
+	if err := c.expectCRLF(); err != nil {
+		return err
+	}
+	return errLengthMismatch()
 }
 
 // readChunk reads exactly size bytes into c.buf, growing it as data arrives.
@@ -350,7 +396,7 @@ func (c *chunkedReader) expectCRLF() error {
 			return c.readErr(err)
 		}
 		if b != want {
-			return errChunked("chunk data not followed by CRLF")
+			return errIncomplete()
 		}
 	}
 	return nil
@@ -368,7 +414,7 @@ func (c *chunkedReader) readLineEnding(crlf bool) ([]byte, error) {
 	line, err := c.src.ReadSlice('\n')
 	switch {
 	case err == bufio.ErrBufferFull:
-		return nil, errChunked("line longer than " + strconv.Itoa(lineBufferSize) + " bytes")
+		return nil, errIncomplete() // no chunk header or trailer is this long
 	case err == io.EOF && len(line) == 0:
 		return nil, io.EOF
 	case err == io.EOF:
@@ -379,7 +425,7 @@ func (c *chunkedReader) readLineEnding(crlf bool) ([]byte, error) {
 	line = line[:len(line)-1]
 	if !bytes.HasSuffix(line, []byte{'\r'}) {
 		if crlf {
-			return nil, errChunked("line not terminated by CRLF")
+			return nil, errIncomplete()
 		}
 		return line, nil
 	}
@@ -392,13 +438,13 @@ func parseChunkHeader(line []byte, signed bool) (int64, []byte, error) {
 	sizePart, ext, hasExt := bytes.Cut(line, []byte{';'})
 	// 15 hex digits keep the size below 2^60: no overflow when summing.
 	if len(sizePart) == 0 || len(sizePart) > 15 {
-		return 0, nil, errChunked("invalid chunk size")
+		return 0, nil, errIncomplete()
 	}
 	var size int64
 	for _, ch := range sizePart {
 		d, ok := unhex(ch)
 		if !ok {
-			return 0, nil, errChunked("invalid chunk size")
+			return 0, nil, errIncomplete()
 		}
 		size = size<<4 | int64(d)
 	}
@@ -407,25 +453,19 @@ func parseChunkHeader(line []byte, signed bool) (int64, []byte, error) {
 	}
 	const prefix = "chunk-signature="
 	if !hasExt || !bytes.HasPrefix(ext, []byte(prefix)) {
-		return 0, nil, errChunked("chunk without chunk-signature")
+		return 0, nil, errIncomplete()
 	}
 	sig, err := hex.DecodeString(string(ext[len(prefix):]))
 	if err != nil || len(sig) != sha256.Size {
-		return 0, nil, errChunked("invalid chunk-signature")
+		return 0, nil, errIncomplete()
 	}
 	return size, sig, nil
 }
 
+// allowed reports whether x-amz-trailer declared name: AWS refuses
+// undeclared trailers (and they would go unverified).
 func (c *chunkedReader) allowed(name string) bool {
-	if len(c.declared) == 0 {
-		return strings.HasPrefix(name, "x-amz-checksum-")
-	}
-	for _, d := range c.declared {
-		if d == name {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(c.declared, name)
 }
 
 // finish reads what follows the final chunk, then checks the decoded length,
@@ -437,6 +477,7 @@ func (c *chunkedReader) finish() error {
 	var canonical strings.Builder
 	var trailerSig []byte
 	size := 0
+	closed := false // the trailer section ended with an empty line
 	for {
 		readLine := c.readLine
 		if c.trailer {
@@ -444,7 +485,10 @@ func (c *chunkedReader) finish() error {
 		}
 		line, err := readLine()
 		if err == io.EOF {
-			break // the closing empty line is missing: tolerated, nothing is lost
+			if c.trailer && !closed {
+				return errIncomplete() // cut off in (or before) the trailer section
+			}
+			break // without trailers, a missing closing empty line loses nothing
 		}
 		if err != nil {
 			return c.readErr(err)
@@ -452,46 +496,53 @@ func (c *chunkedReader) finish() error {
 		if len(line) == 0 && c.trailer {
 			// minio-go ends trailer lines with a bare LF and puts empty lines
 			// around x-amz-trailer-signature; the trailer ends at EOF.
+			closed = true
 			continue
 		}
+		closed = false
 		if len(line) == 0 {
 			if _, err := c.src.ReadByte(); err != io.EOF {
 				if err != nil {
 					return c.readErr(err)
 				}
-				return errChunked("data after the final chunk")
+				return errIncomplete()
 			}
 			break
 		}
 		if !c.trailer {
-			return errChunked("data after the final chunk")
+			return errIncomplete()
 		}
 		size += len(line) + 2
 		if size > maxTrailerBytes || len(seen) > maxTrailers {
-			return errTrailer("trailer section too large")
+			return errTrailer()
 		}
 		if trailerSig != nil {
-			return errTrailer("trailer after " + trailerSignatureName)
+			return errTrailer()
 		}
 		rawName, rawValue, ok := bytes.Cut(line, []byte{':'})
 		name := strings.ToLower(strings.TrimSpace(string(rawName)))
 		value := strings.TrimSpace(string(rawValue))
 		if !ok || name == "" || !validHeaderName(name) {
-			return errTrailer("trailer line is not name:value")
+			return errTrailer()
 		}
 		if name == trailerSignatureName {
 			if c.signer == nil {
-				return errTrailer("unexpected " + trailerSignatureName)
+				return errTrailer()
 			}
 			sig, err := hex.DecodeString(value)
 			if err != nil || len(sig) != sha256.Size {
-				return errTrailer("invalid " + trailerSignatureName)
+				return errIncomplete() // the signature line's framing is broken
 			}
 			trailerSig = sig
 			continue
 		}
 		if seen[name] || !c.allowed(name) {
-			return errTrailer("undeclared or repeated trailer " + truncate(name))
+			if c.signer != nil && len(c.declared) > 0 && len(seen) == len(c.declared) {
+				// Only the trailer signature may follow the declared
+				// trailers: this is a broken signature line.
+				return errIncomplete()
+			}
+			return errTrailer()
 		}
 		seen[name] = true
 		canonical.WriteString(name + ":" + value + "\n")
@@ -499,16 +550,16 @@ func (c *chunkedReader) finish() error {
 	}
 
 	if c.decodedLen >= 0 && c.total != c.decodedLen {
-		return errIncomplete()
+		return errLengthMismatch()
 	}
 	for _, n := range c.declared {
 		if !seen[n] {
-			return errTrailer("declared trailer " + n + " is missing")
+			return errTrailer()
 		}
 	}
 	if c.trailer && c.signer != nil {
 		if trailerSig == nil {
-			return errTrailer("missing " + trailerSignatureName)
+			return errIncomplete()
 		}
 		if !hmac.Equal(c.signer.trailerSignature(c.prev, canonical.String()), trailerSig) {
 			return newError(CodeSignatureDoesNotMatch, msgTrailerSignature)

@@ -66,7 +66,7 @@ func (c streamCase) request(t *testing.T) *http.Request {
 
 func TestSignedStreaming(t *testing.T) {
 	c1 := bytes.Repeat([]byte("0123456789abcdef"), 4096) // 64 KiB
-	c2 := []byte("second chunk")
+	c2 := append(bytes.Repeat([]byte("."), minChunkSize), "second chunk"...)
 	c3 := bytes.Repeat([]byte{0, 1, 2, 255}, 3000)
 	all := append(append(append([]byte{}, c1...), c2...), c3...)
 	// tamper flips one byte at offset i of the encoded body.
@@ -116,12 +116,15 @@ func TestSignedStreaming(t *testing.T) {
 		}}, len(c1), CodeSignatureDoesNotMatch},
 		{"missing CRLF after data", streamCase{chunks: [][]byte{c2}, decoded: -1, mangle: func(b []byte) []byte {
 			return bytes.Replace(b, []byte("second chunk\r\n"), []byte("second chunkXX"), 1)
-		}}, 0, CodeInvalidRequest},
+		}}, 0, CodeIncompleteBody},
 		{"garbage after final chunk", streamCase{chunks: [][]byte{c2}, decoded: -1, mangle: func(b []byte) []byte {
 			return append(append([]byte{}, b...), "extra"...)
-		}}, len(c2), CodeInvalidRequest},
+		}}, len(c2), CodeIncompleteBody},
 		{"decoded length larger", streamCase{chunks: [][]byte{c1, c2}, decoded: len(c1) + len(c2) + 1}, len(c1) + len(c2), CodeIncompleteBody},
-		{"decoded length smaller", streamCase{chunks: [][]byte{c1, c2}, decoded: len(c1)}, len(c1), CodeInvalidRequest},
+		{"decoded length smaller", streamCase{chunks: [][]byte{c1, c2}, decoded: len(c1)}, len(c1), CodeIncompleteBody},
+		// Only the last chunk with data may be under 8 KiB.
+		{"small chunk before the last", streamCase{chunks: [][]byte{c1, []byte("tiny"), c3}, decoded: -1}, len(c1) + 4, CodeInvalidChunkSizeError},
+		{"small last chunk", streamCase{chunks: [][]byte{c1, []byte("tiny")}, decoded: -1}, len(c1) + 4, ""},
 		{"signed crc32c trailer", streamCase{chunks: [][]byte{c1, c2}, decoded: -1, declared: "x-amz-checksum-crc32c",
 			trailers: []string{crc32Trailer("x-amz-checksum-crc32c", crc32.MakeTable(crc32.Castagnoli), append(append([]byte{}, c1...), c2...))}},
 			len(c1) + len(c2), ""},
@@ -189,20 +192,21 @@ func TestUnsignedTrailer(t *testing.T) {
 		trailer  string
 	}{
 		{"crc32 trailer", encodeUnsigned([][]byte{c1, c2}, []string{good}), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), "", good},
-		{"no decoded length", encodeUnsigned([][]byte{c1, c2}, []string{good}), "x-amz-checksum-crc32", "", len(data), "", good},
 		{"wrong crc32", encodeUnsigned([][]byte{c1, c2}, []string{crc32Trailer("x-amz-checksum-crc32", crc32.IEEETable, c1)}), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), CodeBadDigest, ""},
-		{"bad base64", encodeUnsigned([][]byte{c1}, []string{"x-amz-checksum-crc32:!!!"}), "x-amz-checksum-crc32", "", len(c1), CodeInvalidRequest, ""},
-		{"declared trailer missing", encodeUnsigned([][]byte{c1}, nil), "x-amz-checksum-crc32", "", len(c1), CodeMalformedTrailerError, ""},
-		{"undeclared trailer", encodeUnsigned([][]byte{c1}, []string{"x-amz-checksum-sha1:AAAA"}), "x-amz-checksum-crc32", "", len(c1), CodeMalformedTrailerError, ""},
-		{"repeated trailer", encodeUnsigned([][]byte{c1}, []string{good, good}), "x-amz-checksum-crc32", "", len(c1), CodeMalformedTrailerError, ""},
-		{"signature on unsigned trailer", encodeUnsigned([][]byte{c1}, []string{"x-amz-trailer-signature:" + strings.Repeat("0", 64)}), "", "", len(c1), CodeMalformedTrailerError, ""},
-		{"final empty line missing", bytes.TrimSuffix(encodeUnsigned([][]byte{c1, c2}, []string{good}), []byte("\r\n")), "x-amz-checksum-crc32", "", len(data), "", good},
-		{"truncated data", encodeUnsigned([][]byte{c1, c2}, []string{good})[:1000], "x-amz-checksum-crc32", "", 1000 - len("10000\r\n"), CodeIncompleteBody, ""},
-		{"bad chunk size", []byte("zz\r\nabc\r\n0\r\n\r\n"), "", "", 0, CodeInvalidRequest, ""},
-		{"LF only", []byte("3\nabc\n0\n\n"), "", "", 0, CodeInvalidRequest, ""},
+		{"bad base64", encodeUnsigned([][]byte{c1}, []string{"x-amz-checksum-crc32:!!!"}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeInvalidRequest, ""},
+		{"declared trailer missing", encodeUnsigned([][]byte{c1}, nil), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeMalformedTrailerError, ""},
+		{"undeclared trailer", encodeUnsigned([][]byte{c1}, []string{"x-amz-checksum-sha1:AAAA"}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeMalformedTrailerError, ""},
+		{"repeated trailer", encodeUnsigned([][]byte{c1}, []string{good, good}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeMalformedTrailerError, ""},
+		{"signature on unsigned trailer", encodeUnsigned([][]byte{c1}, []string{"x-amz-trailer-signature:" + strings.Repeat("0", 64)}), "", strconv.Itoa(len(c1)), len(c1), CodeMalformedTrailerError, ""},
+		{"final empty line missing", bytes.TrimSuffix(encodeUnsigned([][]byte{c1, c2}, []string{good}), []byte("\r\n")), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), CodeIncompleteBody, ""},
+		{"cut before the trailer", bytes.TrimSuffix(encodeUnsigned([][]byte{c1, c2}, nil), []byte("\r\n")), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), CodeIncompleteBody, ""},
+		{"truncated data", encodeUnsigned([][]byte{c1, c2}, []string{good})[:1000], "x-amz-checksum-crc32", strconv.Itoa(len(data)), 1000 - len("10000\r\n"), CodeIncompleteBody, ""},
+		{"bad chunk size", []byte("zz\r\nabc\r\n0\r\n\r\n"), "", "3", 0, CodeIncompleteBody, ""},
+		{"LF only", []byte("3\nabc\n0\n\n"), "", "3", 0, CodeIncompleteBody, ""},
+		{"small chunk before the last", encodeUnsigned([][]byte{c1[:100], c2}, nil), "", strconv.Itoa(100 + len(c2)), 100, CodeInvalidChunkSizeError, ""},
 		// minio-go v7 ends trailer lines with a bare LF, then "\r\n\r\n".
 		{"minio-go framing", append(bytes.TrimSuffix(encodeUnsigned([][]byte{c1, c2}, nil), []byte("\r\n")), []byte(good+"\n\r\n\r\n")...), "x-amz-checksum-crc32", strconv.Itoa(len(data)), len(data), "", good},
-		{"longer than declared", encodeUnsigned([][]byte{c1, c2}, []string{good}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeInvalidRequest, ""},
+		{"longer than declared", encodeUnsigned([][]byte{c1, c2}, []string{good}), "x-amz-checksum-crc32", strconv.Itoa(len(c1)), len(c1), CodeIncompleteBody, ""},
 	}
 	v := testVerifier(testNow)
 	for _, tc := range tests {

@@ -36,6 +36,8 @@ func FuzzChunkedReader(f *testing.F) {
 	f.Add([]byte("5;chunk-signature=zz\r\nhello\r\n"), uint8(2), int64(5))
 	f.Add([]byte("3\r\nabc\r\n0\r\nx-amz-checksum-crc32:\r\n"), uint8(1), int64(3))
 	f.Add([]byte("1\r\na\r\n0\r\n:\r\n\r\n"), uint8(1), int64(-1))
+	f.Add([]byte("a\r\n0123456789\r\n5\r\nhello\r\n0\r\n\r\n"), uint8(0), int64(15))
+	f.Add([]byte("5\r\nhello\r\n0\r\nx-amz-checksum-crc32:AAAA\rbcd\r\n\r\n"), uint8(1), int64(5))
 
 	f.Fuzz(func(t *testing.T, body []byte, mode uint8, decoded int64) {
 		if decoded < -1 {
@@ -90,6 +92,10 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Add("AWS4-HMAC-SHA256 ,,,=,Credential==")
 	f.Add("AWS AKID:sig")
 	f.Add("")
+	f.Add("invalid_header")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/32234/us-east-1/s3/aws_request,SignedHeaders=host,Signature=00")
+	f.Add("AWS4-HMAC-SHA256 missing=a/b/c/d/e,SignedHeaders=host,Signature=00")
+	f.Add("AWS4-HMAC-SHA256 Credential=a/b/c/d/e,Signature=00")
 
 	f.Fuzz(func(t *testing.T, h string) {
 		a, err := parseAuthorization(h)
@@ -99,9 +105,13 @@ func FuzzParseAuthorization(f *testing.F) {
 				t.Fatalf("error %v is not an *Error", err)
 			}
 		} else {
-			if a.accessKeyID == "" || len(a.scopeDate) != 8 || len(a.signature) != 32 || len(a.signedHeaders) == 0 ||
+			if a.accessKeyID == "" || len(a.signature) != 32 || len(a.signedHeaders) == 0 ||
 				a.signedRaw != strings.Join(a.signedHeaders, ";") {
 				t.Fatalf("accepted %q as %+v", h, a)
+			}
+			if err := testVerifier(testNow).checkScope(a, a.malformed); err == nil &&
+				(len(a.scopeDate) != 8 || a.terminal != terminator || a.service != "s3" || a.region != testRegion) {
+				t.Fatalf("scope of %q accepted as %+v", h, a)
 			}
 		}
 		// The whole path must not panic either.
@@ -126,6 +136,8 @@ func FuzzPresignedQuery(f *testing.F) {
 	f.Add("X-Amz-Signature=&X-Amz-Signature=")
 	f.Add("X-Amz-Expires=99999999999999999999&X-Amz-Algorithm=AWS4-HMAC-SHA256")
 	f.Add("a=%zz&X-Amz-Credential=%2F%2F%2F%2F")
+	f.Add("X-Amz-Algorithm=AWS4-ECDSA-P256-SHA256&X-Amz-Credential=a%2F20130524%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=-1&X-Amz-SignedHeaders=host&X-Amz-Signature=00")
+	f.Add("X-Amz-Security-Token=t&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=a%2F32234%2Fus-west-1%2Fsns%2Faws5_request")
 	f.Add("")
 
 	f.Fuzz(func(t *testing.T, raw string) {

@@ -3,8 +3,6 @@ package sigv4
 import (
 	"crypto/hmac"
 	"encoding/hex"
-	"fmt"
-	"strings"
 	"time"
 )
 
@@ -28,7 +26,8 @@ func (v *Verifier) VerifyPost(f PostForm) (string, time.Time, error) {
 	case algorithmECDSA:
 		return "", time.Time{}, newError(CodeNotImplemented, "Signature Version 4A is not supported.")
 	default:
-		return "", time.Time{}, newError(CodeInvalidArgument, "POST form field x-amz-algorithm must be \"AWS4-HMAC-SHA256\".")
+		return "", time.Time{}, newError(CodeInvalidArgument, "Only AWS4-HMAC-SHA256 is supported").
+			With("ArgumentName", "X-Amz-Algorithm").With("ArgumentValue", truncate(f.Algorithm))
 	}
 	a, err := v.postScope(f.Credential)
 	if err != nil {
@@ -36,48 +35,40 @@ func (v *Verifier) VerifyPost(f PostForm) (string, time.Time, error) {
 	}
 	t, perr := time.Parse(amzDateLayout, f.Date)
 	if perr != nil || len(f.Date) != len(amzDateLayout) {
-		return "", time.Time{}, newError(CodeInvalidArgument, "POST form field x-amz-date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
+		return "", time.Time{}, newError(CodeInvalidArgument, "X-Amz-Date must be formated via ISO8601 Long format").
+			With("ArgumentName", "X-Amz-Date").With("ArgumentValue", truncate(f.Date))
 	}
 	if f.Date[:8] != a.scopeDate {
 		return "", time.Time{}, newError(CodeInvalidArgument, "POST form field x-amz-date does not match the date of x-amz-credential.")
-	}
-	sig, derr := hex.DecodeString(f.Signature)
-	if derr != nil || len(sig) != 32 {
-		return "", time.Time{}, errSignature()
 	}
 	secret, known := "", false
 	if v.Credentials != nil {
 		secret, known = v.Credentials(a.accessKeyID)
 	}
 	if !known {
-		return "", time.Time{}, newError(CodeInvalidAccessKeyID, msgUnknownKey)
+		return "", time.Time{}, errUnknownKey(a.accessKeyID)
 	}
 	key := signingKey(secret, a.scopeDate, a.region, a.service)
-	if !hmac.Equal(hmacSHA256(key, f.Policy), sig) {
-		return "", time.Time{}, errSignature()
+	// The string to sign is the policy itself; there is no canonical request.
+	sig, derr := hex.DecodeString(f.Signature)
+	if derr != nil || !hmac.Equal(hmacSHA256(key, f.Policy), sig) {
+		return "", time.Time{}, errSignatureDetails(a.accessKeyID, f.Policy, "", truncate(f.Signature))
 	}
 	return a.accessKeyID, t, nil
 }
 
 // postScope parses a form's x-amz-credential and checks its scope; POST
-// forms report these problems as InvalidArgument, in AWS's words.
+// forms report these problems as InvalidArgument naming the field.
 func (v *Verifier) postScope(cred string) (*auth, error) {
-	bad := func(msg string) error { return newError(CodeInvalidArgument, msg) }
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 || parts[0] == "" {
-		return nil, bad("the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
+	bad := func(detail string) *Error {
+		return newError(CodeInvalidArgument, detail).With("ArgumentName", "x-amz-credential").With("ArgumentValue", truncate(cred))
 	}
-	if _, err := time.Parse(scopeDateLayout, parts[1]); err != nil || len(parts[1]) != len(scopeDateLayout) {
-		return nil, bad(fmt.Sprintf("incorrect date format %q. This date in the credential must be in the format \"yyyyMMdd\".", truncate(parts[1])))
+	a := &auth{}
+	if !a.splitCredential(cred) {
+		return nil, bad(msgCredentialShape)
 	}
-	a := &auth{accessKeyID: parts[0], scopeDate: parts[1], region: parts[2], service: parts[3], terminal: parts[4]}
-	switch {
-	case a.terminal != terminator:
-		return nil, bad(fmt.Sprintf("incorrect terminal %q. This endpoint uses \"aws4_request\".", truncate(a.terminal)))
-	case a.service != v.service():
-		return nil, bad(fmt.Sprintf("incorrect service %q. This endpoint belongs to %q.", truncate(a.service), v.service()))
-	case v.Region != "" && a.region != v.Region:
-		return nil, bad(fmt.Sprintf("the region %q is wrong; expecting %q", truncate(a.region), v.Region))
+	if err := v.checkScope(a, bad); err != nil {
+		return nil, err
 	}
 	return a, nil
 }

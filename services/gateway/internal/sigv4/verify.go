@@ -48,6 +48,9 @@ type Result struct {
 	// Trailers holds trailing headers (e.g. "x-amz-checksum-crc32") once Body
 	// reached io.EOF; nil before that or when there are none.
 	Trailers func() http.Header
+	// Chunked is set for an aws-chunked (streaming) payload, which AWS
+	// accepts only for object data.
+	Chunked bool
 }
 
 const (
@@ -132,7 +135,7 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 		return nil, err
 	}
 	hdrs := lowerHeaders(r.Header)
-	if err := v.checkScope(a); err != nil {
+	if err := v.checkScope(a, a.malformed); err != nil {
 		return nil, err
 	}
 	if err := v.checkTime(a, hdrs); err != nil {
@@ -150,7 +153,11 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 		secret, known = v.Credentials(a.accessKeyID)
 	}
 	if !known {
-		return nil, newError(CodeInvalidAccessKeyID, msgUnknownKey)
+		return nil, errUnknownKey(a.accessKeyID)
+	}
+	// Every key here is a permanent one: a session token cannot belong to it.
+	if len(hdrs["x-amz-security-token"]) > 0 || hasParam(params, "X-Amz-Security-Token") {
+		return nil, newError(CodeInvalidToken, msgInvalidToken)
 	}
 
 	path, ok := canonicalURI(requestPath(r))
@@ -172,7 +179,7 @@ func (v *Verifier) Verify(r *http.Request) (*Result, error) {
 	key := signingKey(secret, a.scopeDate, a.region, a.service)
 	sts := algorithm + "\n" + a.amzDate + "\n" + a.scope() + "\n" + hashHex([]byte(canonical))
 	if !hmac.Equal(hmacSHA256(key, sts), a.signature) {
-		return nil, errSignature()
+		return nil, errSignatureDetails(a.accessKeyID, sts, canonical, hex.EncodeToString(a.signature))
 	}
 
 	res := &Result{AccessKeyID: a.accessKeyID}
@@ -226,9 +233,14 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 
 // parseAuthorization parses
 // "AWS4-HMAC-SHA256 Credential=AKID/20130524/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=<hex>".
+// The credential scope's values are checked later, by checkScope.
 func parseAuthorization(h string) (*auth, error) {
 	h = strings.TrimSpace(h)
-	alg, rest, _ := strings.Cut(h, " ")
+	alg, rest, ok := strings.Cut(h, " ")
+	if !ok {
+		return nil, newError(CodeInvalidArgument, "Authorization header is invalid -- one and only one ' ' (space) required.").
+			With("ArgumentName", "Authorization").With("ArgumentValue", truncate(h))
+	}
 	switch alg {
 	case algorithm:
 	case "AWS":
@@ -236,51 +248,39 @@ func parseAuthorization(h string) (*auth, error) {
 	case algorithmECDSA:
 		return nil, newError(CodeNotImplemented, "Signature Version 4A is not supported.")
 	default:
-		return nil, newError(CodeInvalidArgument, "Unsupported Authorization Type.")
+		return nil, newError(CodeInvalidArgument, "Unsupported Authorization Type").
+			With("ArgumentName", "Authorization").With("ArgumentValue", truncate(alg))
 	}
-	var cred, signed, sig string
-	var seen [3]bool
+	var parts []string
 	for part := range strings.SplitSeq(rest, ",") {
-		part = strings.Trim(part, " \t")
-		if part == "" {
-			continue
+		if part = strings.Trim(part, " \t"); part != "" {
+			parts = append(parts, part)
 		}
+	}
+	if len(parts) != 3 {
+		return nil, errMalformed(false, "", "the authorization header requires three components: Credential, SignedHeaders, and Signature.")
+	}
+	vals := map[string]string{}
+	for _, part := range parts {
 		k, val, ok := strings.Cut(part, "=")
 		if !ok {
-			return nil, errMalformed(false, "the authorization component \""+truncate(part)+"\" is malformed.")
+			return nil, errMalformed(false, "", "the authorization component \""+truncate(part)+"\" is malformed.")
 		}
-		var i int
-		switch strings.TrimSpace(k) {
-		case "Credential":
-			i, cred = 0, val
-		case "SignedHeaders":
-			i, signed = 1, val
-		case "Signature":
-			i, sig = 2, val
-		default:
-			return nil, errMalformed(false, "the authorization component \""+truncate(part)+"\" is malformed.")
-		}
-		if seen[i] {
-			return nil, errMalformed(false, "the authorization component \""+truncate(part)+"\" is repeated.")
-		}
-		seen[i] = true
+		vals[strings.TrimSpace(k)] = val
 	}
-	switch {
-	case !seen[0]:
-		return nil, errMalformed(false, "missing Credential.")
-	case !seen[1]:
-		return nil, errMalformed(false, "missing SignedHeaders.")
-	case !seen[2]:
-		return nil, errMalformed(false, "missing Signature.")
+	for _, k := range []string{"Credential", "SignedHeaders", "Signature"} {
+		if _, ok := vals[k]; !ok {
+			return nil, errMalformed(false, "", "missing "+k+".")
+		}
 	}
 	a := &auth{}
-	if err := a.parseCredential(cred, false); err != nil {
+	if err := a.parseCredential(vals["Credential"]); err != nil {
 		return nil, err
 	}
-	if err := a.parseSignedHeaders(signed, false); err != nil {
+	if err := a.parseSignedHeaders(vals["SignedHeaders"]); err != nil {
 		return nil, err
 	}
-	if err := a.parseSignature(sig, false); err != nil {
+	if err := a.parseSignature(vals["Signature"]); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -307,66 +307,85 @@ func parsePresigned(params []queryParam) (*auth, error) {
 	switch vals[qAlgorithm] {
 	case algorithm:
 	case algorithmECDSA:
-		return nil, newError(CodeNotImplemented, "Signature Version 4A is not supported.")
+		// SigV4A is not implemented; a presigned URL says so in the
+		// algorithm parameter's error, as a 400.
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"")
 	default:
-		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\".")
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256 and AWS4-ECDSA-P256-SHA256\"")
 	}
 	a := &auth{presigned: true}
-	if err := a.parseCredential(vals[qCredential], true); err != nil {
+	if err := a.parseCredential(vals[qCredential]); err != nil {
 		return nil, err
 	}
-	if err := a.parseSignedHeaders(vals[qSignedHeaders], true); err != nil {
+	if err := a.parseSignedHeaders(vals[qSignedHeaders]); err != nil {
 		return nil, err
 	}
-	if err := a.parseSignature(vals[qSignature], true); err != nil {
+	if err := a.parseSignature(vals[qSignature]); err != nil {
 		return nil, err
 	}
 	d := vals[qDate]
 	if _, err := time.Parse(amzDateLayout, d); err != nil || len(d) != len(amzDateLayout) {
-		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\".")
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"")
 	}
 	a.amzDate = d
 	exp := vals[qExpires]
 	n, err := strconv.ParseInt(exp, 10, 64)
 	switch {
 	case err != nil || exp == "" || exp[0] == '+':
-		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number.")
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires should be a number")
 	case n < 0:
-		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be non-negative.")
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be non-negative")
 	case n > int64(maxPresignExpiry/time.Second):
-		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds) that is 604800.")
+		return nil, newError(CodeAuthorizationQueryParametersError, "X-Amz-Expires must be less than a week (in seconds); that is, the given X-Amz-Expires must be less than 604800 seconds")
 	}
 	a.expires = time.Duration(n) * time.Second
 	return a, nil
 }
 
-func (a *auth) parseCredential(cred string, presigned bool) error {
+// parseCredential splits "AKID/YYYYMMDD/REGION/SERVICE/aws4_request";
+// checkScope judges the values.
+func (a *auth) parseCredential(cred string) error {
+	if !a.splitCredential(cred) {
+		return a.malformed(msgCredentialShape)
+	}
+	return nil
+}
+
+const msgCredentialShape = "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\"."
+
+// splitCredential fills the scope fields from a credential; false when it
+// does not have the five parts.
+func (a *auth) splitCredential(cred string) bool {
 	parts := strings.Split(cred, "/")
 	if len(parts) != 5 || parts[0] == "" {
-		return errMalformed(presigned, "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".")
-	}
-	if _, err := time.Parse(scopeDateLayout, parts[1]); err != nil || len(parts[1]) != len(scopeDateLayout) {
-		return errMalformed(presigned, "incorrect date format \""+truncate(parts[1])+"\". This date in the credential must be in the format \"yyyyMMdd\".")
+		return false
 	}
 	a.accessKeyID, a.scopeDate, a.region, a.service, a.terminal = parts[0], parts[1], parts[2], parts[3], parts[4]
-	return nil
+	return true
+}
+
+// malformed reports a bad credential in the wording AWS uses for the header
+// or the query form.
+func (a *auth) malformed(detail string) *Error {
+	return errMalformed(a.presigned, qCredential, detail)
 }
 
 // maxSignedHeaders bounds the work spent on a hostile SignedHeaders list.
 const maxSignedHeaders = 256
 
-func (a *auth) parseSignedHeaders(s string, presigned bool) error {
+func (a *auth) parseSignedHeaders(s string) error {
+	malformed := func(detail string) *Error { return errMalformed(a.presigned, qSignedHeaders, detail) }
 	if s == "" {
-		return errMalformed(presigned, "SignedHeaders is empty.")
+		return malformed("SignedHeaders is empty.")
 	}
 	names := strings.Split(s, ";")
 	if len(names) > maxSignedHeaders {
-		return errMalformed(presigned, "too many SignedHeaders.")
+		return malformed("too many SignedHeaders.")
 	}
 	seen := make(map[string]bool, len(names))
 	for _, n := range names {
 		if n == "" || !validHeaderName(n) || seen[n] {
-			return errMalformed(presigned, "SignedHeaders \""+truncate(s)+"\" is not a list of distinct lower-case header names.")
+			return malformed("SignedHeaders \"" + truncate(s) + "\" is not a list of distinct lower-case header names.")
 		}
 		seen[n] = true
 	}
@@ -386,10 +405,11 @@ func validHeaderName(n string) bool {
 	return true
 }
 
-func (a *auth) parseSignature(s string, presigned bool) error {
+func (a *auth) parseSignature(s string) error {
+	malformed := func(detail string) *Error { return errMalformed(a.presigned, qSignature, detail) }
 	sig, err := hex.DecodeString(s)
 	if err != nil || len(sig) != sha256.Size {
-		return errMalformed(presigned, "the Signature must be 64 hexadecimal characters.")
+		return malformed("the Signature must be 64 hexadecimal characters.")
 	}
 	a.signature = sig
 	return nil
@@ -411,15 +431,21 @@ func (v *Verifier) service() string {
 	return v.Service
 }
 
-func (v *Verifier) checkScope(a *auth) error {
+// checkScope checks the credential scope in AWS's order: terminal,
+// service, region, then the date's format. wrap words the problem for the
+// form the credential came in.
+func (v *Verifier) checkScope(a *auth, wrap func(detail string) *Error) error {
 	if a.terminal != terminator {
-		return errMalformed(a.presigned, "incorrect terminal \""+truncate(a.terminal)+"\". This endpoint uses \"aws4_request\".")
+		return wrap("incorrect terminal \"" + truncate(a.terminal) + "\". This endpoint uses \"aws4_request\".")
 	}
 	if a.service != v.service() {
-		return errMalformed(a.presigned, "incorrect service \""+truncate(a.service)+"\". This endpoint belongs to \""+v.service()+"\".")
+		return wrap("incorrect service \"" + truncate(a.service) + "\". This endpoint belongs to \"" + v.service() + "\".")
 	}
 	if v.Region != "" && a.region != v.Region {
-		return errMalformed(a.presigned, "the region '"+truncate(a.region)+"' is wrong; expecting '"+v.Region+"'")
+		return wrap("the region \""+truncate(a.region)+"\" is wrong; expecting \""+v.Region+"\"").With("Region", v.Region)
+	}
+	if _, err := time.Parse(scopeDateLayout, a.scopeDate); err != nil || len(a.scopeDate) != len(scopeDateLayout) {
+		return wrap("incorrect date format \"" + truncate(a.scopeDate) + "\". This date in the credential must be in the format \"yyyyMMdd\".")
 	}
 	return nil
 }
@@ -445,13 +471,17 @@ func (v *Verifier) checkTime(a *auth, hdrs map[string][]string) error {
 	if a.presigned {
 		t, _ := time.Parse(amzDateLayout, a.amzDate) // validated by parsePresigned
 		if a.scopeDate != a.amzDate[:8] {
-			return errMalformed(true, "Invalid credential date. Date is not the same as X-Amz-Date.")
+			return newError(CodeAuthorizationQueryParametersError,
+				"Invalid credential date \""+a.scopeDate+"\". This date is not the same as X-Amz-Date: \""+a.amzDate[:8]+"\".")
 		}
 		if t.Sub(now) > v.maxSkew() {
 			return newError(CodeAccessDenied, msgNotYetValid)
 		}
-		if now.After(t.Add(a.expires)) {
-			return newError(CodeAccessDenied, msgExpired)
+		if expiry := t.Add(a.expires); now.After(expiry) {
+			return newError(CodeAccessDenied, msgExpired).
+				With("X-Amz-Expires", strconv.FormatInt(int64(a.expires/time.Second), 10)).
+				With("Expires", expiry.UTC().Format(time.RFC3339)).
+				With("ServerTime", now.UTC().Format(time.RFC3339))
 		}
 		return nil
 	}
@@ -473,7 +503,7 @@ func (v *Verifier) checkTime(a *auth, hdrs map[string][]string) error {
 		return newError(CodeAccessDenied, msgBadDate)
 	}
 	if a.scopeDate != a.amzDate[:8] {
-		return errMalformed(false, "Invalid credential date. Date is not the same as X-Amz-Date.")
+		return errMalformed(false, "", "Invalid credential date. Date is not the same as X-Amz-Date.")
 	}
 	if d := t.Sub(now); d > v.maxSkew() || -d > v.maxSkew() {
 		return newError(CodeRequestTimeTooSkewed, msgSkewed)
@@ -510,7 +540,7 @@ func checkSignedHeaders(a *auth, hdrs map[string][]string) error {
 		return nil
 	}
 	slices.Sort(missing)
-	return newError(CodeAccessDenied, msgUnsignedHeaders+strings.Join(missing, ", ")+".")
+	return newError(CodeAccessDenied, msgUnsignedHeaders).With("HeadersNotSigned", strings.Join(missing, ", "))
 }
 
 // payloadHash returns the canonical request's payload line.
@@ -541,7 +571,8 @@ func checkPayloadValue(p string) error {
 	if b, err := hex.DecodeString(p); err == nil && len(b) == sha256.Size {
 		return nil
 	}
-	return newError(CodeInvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or a valid sha256 value.")
+	return newError(CodeInvalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.").
+		With("ArgumentName", "x-amz-content-sha256").With("ArgumentValue", truncate(p))
 }
 
 func hmacSHA256(key []byte, data string) []byte {
