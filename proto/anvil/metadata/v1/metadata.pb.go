@@ -44,6 +44,11 @@ const (
 	// A precondition was evaluated against a version that a concurrent write
 	// replaced; S3 answers 409 ConditionalRequestConflict.
 	Reason_REASON_CONDITIONAL_CONFLICT Reason = 13
+	// The version is held by object lock (retention or legal hold).
+	Reason_REASON_OBJECT_LOCKED Reason = 14
+	// The bucket's state forbids the change (versioning of a bucket with
+	// object lock cannot be suspended).
+	Reason_REASON_INVALID_BUCKET_STATE Reason = 15
 )
 
 // Enum value maps for Reason.
@@ -63,6 +68,8 @@ var (
 		11: "REASON_PRECONDITION_FAILED",
 		12: "REASON_NO_SUCH_BUCKET_CONFIG",
 		13: "REASON_CONDITIONAL_CONFLICT",
+		14: "REASON_OBJECT_LOCKED",
+		15: "REASON_INVALID_BUCKET_STATE",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":           0,
@@ -79,6 +86,8 @@ var (
 		"REASON_PRECONDITION_FAILED":   11,
 		"REASON_NO_SUCH_BUCKET_CONFIG": 12,
 		"REASON_CONDITIONAL_CONFLICT":  13,
+		"REASON_OBJECT_LOCKED":         14,
+		"REASON_INVALID_BUCKET_STATE":  15,
 	}
 )
 
@@ -169,11 +178,13 @@ type Bucket struct {
 	Region    string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Erasure parameters used for new objects in this bucket.
-	DataShards    int32      `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
-	ParityShards  int32      `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
-	Versioning    Versioning `protobuf:"varint,6,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DataShards   int32      `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards int32      `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	Versioning   Versioning `protobuf:"varint,6,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
+	// The bucket has an object lock configuration (bucket config "object-lock").
+	ObjectLockEnabled bool `protobuf:"varint,7,opt,name=object_lock_enabled,json=objectLockEnabled,proto3" json:"object_lock_enabled,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -246,6 +257,13 @@ func (x *Bucket) GetVersioning() Versioning {
 		return x.Versioning
 	}
 	return Versioning_VERSIONING_UNSPECIFIED
+}
+
+func (x *Bucket) GetObjectLockEnabled() bool {
+	if x != nil {
+		return x.ObjectLockEnabled
+	}
+	return false
 }
 
 type CreateBucketRequest struct {
@@ -760,9 +778,14 @@ type ObjectVersion struct {
 	// "FULL_OBJECT" or "COMPOSITE" when checksums are set.
 	ChecksumType string `protobuf:"bytes,19,opt,name=checksum_type,json=checksumType,proto3" json:"checksum_type,omitempty"`
 	// Number of parts for a multipart object, else 0.
-	PartsCount    int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	PartsCount int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
+	// Object Lock retention: "GOVERNANCE" or "COMPLIANCE" with
+	// lock_retain_until set, or empty with it unset.
+	LockMode        string                 `protobuf:"bytes,21,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"`
+	LockRetainUntil *timestamppb.Timestamp `protobuf:"bytes,22,opt,name=lock_retain_until,json=lockRetainUntil,proto3" json:"lock_retain_until,omitempty"`
+	LegalHold       bool                   `protobuf:"varint,23,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
@@ -933,6 +956,27 @@ func (x *ObjectVersion) GetPartsCount() int32 {
 		return x.PartsCount
 	}
 	return 0
+}
+
+func (x *ObjectVersion) GetLockMode() string {
+	if x != nil {
+		return x.LockMode
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetLockRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LockRetainUntil
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetLegalHold() bool {
+	if x != nil {
+		return x.LegalHold
+	}
+	return false
 }
 
 // Preconditions checked inside the commit transaction against the key's
@@ -1198,9 +1242,12 @@ type DeleteObjectRequest struct {
 	Key    string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// Delete this version permanently (S3 DELETE ?versionId=); empty deletes
 	// the current version (unversioned) or adds a delete marker (versioned).
-	VersionId     string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	VersionId string `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Remove a version under GOVERNANCE retention (never one under
+	// COMPLIANCE retention or legal hold: those fail with reason OBJECT_LOCKED).
+	BypassGovernanceRetention bool `protobuf:"varint,4,opt,name=bypass_governance_retention,json=bypassGovernanceRetention,proto3" json:"bypass_governance_retention,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *DeleteObjectRequest) Reset() {
@@ -1252,6 +1299,13 @@ func (x *DeleteObjectRequest) GetVersionId() string {
 		return x.VersionId
 	}
 	return ""
+}
+
+func (x *DeleteObjectRequest) GetBypassGovernanceRetention() bool {
+	if x != nil {
+		return x.BypassGovernanceRetention
+	}
+	return false
 }
 
 type DeleteObjectResponse struct {
@@ -2219,6 +2273,247 @@ func (x *DeleteObjectTaggingResponse) GetVersionId() string {
 	return ""
 }
 
+type PutObjectRetentionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key       string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Empty (with retain_until unset) removes the retention.
+	Mode                      string                 `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	RetainUntil               *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=retain_until,json=retainUntil,proto3" json:"retain_until,omitempty"`
+	BypassGovernanceRetention bool                   `protobuf:"varint,6,opt,name=bypass_governance_retention,json=bypassGovernanceRetention,proto3" json:"bypass_governance_retention,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *PutObjectRetentionRequest) Reset() {
+	*x = PutObjectRetentionRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectRetentionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectRetentionRequest) ProtoMessage() {}
+
+func (x *PutObjectRetentionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectRetentionRequest.ProtoReflect.Descriptor instead.
+func (*PutObjectRetentionRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PutObjectRetentionRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetainUntil
+	}
+	return nil
+}
+
+func (x *PutObjectRetentionRequest) GetBypassGovernanceRetention() bool {
+	if x != nil {
+		return x.BypassGovernanceRetention
+	}
+	return false
+}
+
+type PutObjectRetentionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectRetentionResponse) Reset() {
+	*x = PutObjectRetentionResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectRetentionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectRetentionResponse) ProtoMessage() {}
+
+func (x *PutObjectRetentionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectRetentionResponse.ProtoReflect.Descriptor instead.
+func (*PutObjectRetentionResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PutObjectRetentionResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+type PutObjectLegalHoldRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	On            bool                   `protobuf:"varint,4,opt,name=on,proto3" json:"on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectLegalHoldRequest) Reset() {
+	*x = PutObjectLegalHoldRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectLegalHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectLegalHoldRequest) ProtoMessage() {}
+
+func (x *PutObjectLegalHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectLegalHoldRequest.ProtoReflect.Descriptor instead.
+func (*PutObjectLegalHoldRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PutObjectLegalHoldRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetOn() bool {
+	if x != nil {
+		return x.On
+	}
+	return false
+}
+
+type PutObjectLegalHoldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectLegalHoldResponse) Reset() {
+	*x = PutObjectLegalHoldResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectLegalHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectLegalHoldResponse) ProtoMessage() {}
+
+func (x *PutObjectLegalHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectLegalHoldResponse.ProtoReflect.Descriptor instead.
+func (*PutObjectLegalHoldResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *PutObjectLegalHoldResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
 type MultipartUpload struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -2238,7 +2533,7 @@ type MultipartUpload struct {
 
 func (x *MultipartUpload) Reset() {
 	*x = MultipartUpload{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2250,7 +2545,7 @@ func (x *MultipartUpload) String() string {
 func (*MultipartUpload) ProtoMessage() {}
 
 func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2263,7 +2558,7 @@ func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultipartUpload.ProtoReflect.Descriptor instead.
 func (*MultipartUpload) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{34}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MultipartUpload) GetBucket() string {
@@ -2324,7 +2619,7 @@ type CreateMultipartUploadRequest struct {
 
 func (x *CreateMultipartUploadRequest) Reset() {
 	*x = CreateMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2631,7 @@ func (x *CreateMultipartUploadRequest) String() string {
 func (*CreateMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2644,7 @@ func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{35}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateMultipartUploadRequest) GetUpload() *MultipartUpload {
@@ -2368,7 +2663,7 @@ type CreateMultipartUploadResponse struct {
 
 func (x *CreateMultipartUploadResponse) Reset() {
 	*x = CreateMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2380,7 +2675,7 @@ func (x *CreateMultipartUploadResponse) String() string {
 func (*CreateMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2393,7 +2688,7 @@ func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{36}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateMultipartUploadResponse) GetUpload() *MultipartUpload {
@@ -2414,7 +2709,7 @@ type GetMultipartUploadRequest struct {
 
 func (x *GetMultipartUploadRequest) Reset() {
 	*x = GetMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2426,7 +2721,7 @@ func (x *GetMultipartUploadRequest) String() string {
 func (*GetMultipartUploadRequest) ProtoMessage() {}
 
 func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2439,7 +2734,7 @@ func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{37}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetMultipartUploadRequest) GetBucket() string {
@@ -2472,7 +2767,7 @@ type GetMultipartUploadResponse struct {
 
 func (x *GetMultipartUploadResponse) Reset() {
 	*x = GetMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2484,7 +2779,7 @@ func (x *GetMultipartUploadResponse) String() string {
 func (*GetMultipartUploadResponse) ProtoMessage() {}
 
 func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2497,7 +2792,7 @@ func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{38}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetMultipartUploadResponse) GetUpload() *MultipartUpload {
@@ -2519,7 +2814,7 @@ type Part struct {
 
 func (x *Part) Reset() {
 	*x = Part{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2531,7 +2826,7 @@ func (x *Part) String() string {
 func (*Part) ProtoMessage() {}
 
 func (x *Part) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2544,7 +2839,7 @@ func (x *Part) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Part.ProtoReflect.Descriptor instead.
 func (*Part) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{39}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Part) GetPartNumber() int32 {
@@ -2581,7 +2876,7 @@ type PutPartRequest struct {
 
 func (x *PutPartRequest) Reset() {
 	*x = PutPartRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2593,7 +2888,7 @@ func (x *PutPartRequest) String() string {
 func (*PutPartRequest) ProtoMessage() {}
 
 func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2606,7 +2901,7 @@ func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
 func (*PutPartRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{40}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PutPartRequest) GetBucket() string {
@@ -2653,7 +2948,7 @@ type PutPartResponse struct {
 
 func (x *PutPartResponse) Reset() {
 	*x = PutPartResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2960,7 @@ func (x *PutPartResponse) String() string {
 func (*PutPartResponse) ProtoMessage() {}
 
 func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2973,7 @@ func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
 func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{41}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PutPartResponse) GetPart() *Part {
@@ -2701,7 +2996,7 @@ type ListPartsRequest struct {
 
 func (x *ListPartsRequest) Reset() {
 	*x = ListPartsRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2713,7 +3008,7 @@ func (x *ListPartsRequest) String() string {
 func (*ListPartsRequest) ProtoMessage() {}
 
 func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2726,7 +3021,7 @@ func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartsRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{42}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListPartsRequest) GetBucket() string {
@@ -2776,7 +3071,7 @@ type ListPartsResponse struct {
 
 func (x *ListPartsResponse) Reset() {
 	*x = ListPartsResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +3083,7 @@ func (x *ListPartsResponse) String() string {
 func (*ListPartsResponse) ProtoMessage() {}
 
 func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +3096,7 @@ func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartsResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{43}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListPartsResponse) GetUpload() *MultipartUpload {
@@ -2845,7 +3140,7 @@ type CompletedPart struct {
 
 func (x *CompletedPart) Reset() {
 	*x = CompletedPart{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2857,7 +3152,7 @@ func (x *CompletedPart) String() string {
 func (*CompletedPart) ProtoMessage() {}
 
 func (x *CompletedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2870,7 +3165,7 @@ func (x *CompletedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
 func (*CompletedPart) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{44}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CompletedPart) GetPartNumber() int32 {
@@ -2909,7 +3204,7 @@ type CompleteMultipartUploadRequest struct {
 
 func (x *CompleteMultipartUploadRequest) Reset() {
 	*x = CompleteMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2921,7 +3216,7 @@ func (x *CompleteMultipartUploadRequest) String() string {
 func (*CompleteMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2934,7 +3229,7 @@ func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{45}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CompleteMultipartUploadRequest) GetBucket() string {
@@ -2988,7 +3283,7 @@ type CompleteMultipartUploadResponse struct {
 
 func (x *CompleteMultipartUploadResponse) Reset() {
 	*x = CompleteMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3295,7 @@ func (x *CompleteMultipartUploadResponse) String() string {
 func (*CompleteMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3308,7 @@ func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{46}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CompleteMultipartUploadResponse) GetVersion() *ObjectVersion {
@@ -3034,7 +3329,7 @@ type AbortMultipartUploadRequest struct {
 
 func (x *AbortMultipartUploadRequest) Reset() {
 	*x = AbortMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3046,7 +3341,7 @@ func (x *AbortMultipartUploadRequest) String() string {
 func (*AbortMultipartUploadRequest) ProtoMessage() {}
 
 func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3059,7 +3354,7 @@ func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{47}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AbortMultipartUploadRequest) GetBucket() string {
@@ -3091,7 +3386,7 @@ type AbortMultipartUploadResponse struct {
 
 func (x *AbortMultipartUploadResponse) Reset() {
 	*x = AbortMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3103,7 +3398,7 @@ func (x *AbortMultipartUploadResponse) String() string {
 func (*AbortMultipartUploadResponse) ProtoMessage() {}
 
 func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3116,7 +3411,7 @@ func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{48}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{52}
 }
 
 type ListMultipartUploadsRequest struct {
@@ -3133,7 +3428,7 @@ type ListMultipartUploadsRequest struct {
 
 func (x *ListMultipartUploadsRequest) Reset() {
 	*x = ListMultipartUploadsRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3145,7 +3440,7 @@ func (x *ListMultipartUploadsRequest) String() string {
 func (*ListMultipartUploadsRequest) ProtoMessage() {}
 
 func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3158,7 +3453,7 @@ func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{49}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListMultipartUploadsRequest) GetBucket() string {
@@ -3216,7 +3511,7 @@ type ListMultipartUploadsResponse struct {
 
 func (x *ListMultipartUploadsResponse) Reset() {
 	*x = ListMultipartUploadsResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3228,7 +3523,7 @@ func (x *ListMultipartUploadsResponse) String() string {
 func (*ListMultipartUploadsResponse) ProtoMessage() {}
 
 func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3241,7 +3536,7 @@ func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{50}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListMultipartUploadsResponse) GetUploads() []*MultipartUpload {
@@ -3283,7 +3578,7 @@ var File_anvil_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
 const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
-	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n" +
+	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x02\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x129\n" +
@@ -3294,7 +3589,8 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\rparity_shards\x18\x05 \x01(\x05R\fparityShards\x12=\n" +
 	"\n" +
 	"versioning\x18\x06 \x01(\x0e2\x1d.anvil.metadata.v1.VersioningR\n" +
-	"versioning\"\x87\x01\n" +
+	"versioning\x12.\n" +
+	"\x13object_lock_enabled\x18\a \x01(\bR\x11objectLockEnabled\"\x87\x01\n" +
 	"\x13CreateBucketRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -3329,7 +3625,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\t \x03(\v2).anvil.metadata.v1.Segment.ChecksumsEntryR\tchecksums\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8a\b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8e\t\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -3353,7 +3649,11 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\x12 \x03(\v2/.anvil.metadata.v1.ObjectVersion.ChecksumsEntryR\tchecksums\x12#\n" +
 	"\rchecksum_type\x18\x13 \x01(\tR\fchecksumType\x12\x1f\n" +
 	"\vparts_count\x18\x14 \x01(\x05R\n" +
-	"partsCount\x1a?\n" +
+	"partsCount\x12\x1b\n" +
+	"\tlock_mode\x18\x15 \x01(\tR\blockMode\x12F\n" +
+	"\x11lock_retain_until\x18\x16 \x01(\v2\x1a.google.protobuf.TimestampR\x0flockRetainUntil\x12\x1d\n" +
+	"\n" +
+	"legal_hold\x18\x17 \x01(\bR\tlegalHold\x1a?\n" +
 	"\x11UserMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
@@ -3377,12 +3677,13 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"O\n" +
 	"\x11GetObjectResponse\x12:\n" +
-	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"^\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"\x9e\x01\n" +
 	"\x13DeleteObjectRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
-	"version_id\x18\x03 \x01(\tR\tversionId\"t\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12>\n" +
+	"\x1bbypass_governance_retention\x18\x04 \x01(\bR\x19bypassGovernanceRetention\"t\n" +
 	"\x14DeleteObjectResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\x12#\n" +
 	"\rdelete_marker\x18\x02 \x01(\bR\fdeleteMarker\x12\x1d\n" +
@@ -3454,6 +3755,26 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"<\n" +
 	"\x1bDeleteObjectTaggingResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"\xf7\x01\n" +
+	"\x19PutObjectRetentionRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\x12=\n" +
+	"\fretain_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vretainUntil\x12>\n" +
+	"\x1bbypass_governance_retention\x18\x06 \x01(\bR\x19bypassGovernanceRetention\";\n" +
+	"\x1aPutObjectRetentionResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"t\n" +
+	"\x19PutObjectLegalHoldRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\bR\x02on\";\n" +
+	"\x1aPutObjectLegalHoldResponse\x12\x1d\n" +
 	"\n" +
 	"version_id\x18\x01 \x01(\tR\tversionId\"\xa4\x02\n" +
 	"\x0fMultipartUpload\x12\x16\n" +
@@ -3535,7 +3856,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
 	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12&\n" +
 	"\x0fnext_key_marker\x18\x04 \x01(\tR\rnextKeyMarker\x121\n" +
-	"\x15next_upload_id_marker\x18\x05 \x01(\tR\x12nextUploadIdMarker*\x9c\x03\n" +
+	"\x15next_upload_id_marker\x18\x05 \x01(\tR\x12nextUploadIdMarker*\xd7\x03\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REASON_NO_SUCH_BUCKET\x10\x01\x12\x16\n" +
@@ -3551,13 +3872,15 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x12\x1e\n" +
 	"\x1aREASON_PRECONDITION_FAILED\x10\v\x12 \n" +
 	"\x1cREASON_NO_SUCH_BUCKET_CONFIG\x10\f\x12\x1f\n" +
-	"\x1bREASON_CONDITIONAL_CONFLICT\x10\r*v\n" +
+	"\x1bREASON_CONDITIONAL_CONFLICT\x10\r\x12\x18\n" +
+	"\x14REASON_OBJECT_LOCKED\x10\x0e\x12\x1f\n" +
+	"\x1bREASON_INVALID_BUCKET_STATE\x10\x0f*v\n" +
 	"\n" +
 	"Versioning\x12\x1a\n" +
 	"\x16VERSIONING_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x01\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x02\x12\x18\n" +
-	"\x14VERSIONING_SUSPENDED\x10\x032\xa2\x12\n" +
+	"\x14VERSIONING_SUSPENDED\x10\x032\x88\x14\n" +
 	"\x0fMetadataService\x12_\n" +
 	"\fCreateBucket\x12&.anvil.metadata.v1.CreateBucketRequest\x1a'.anvil.metadata.v1.CreateBucketResponse\x12V\n" +
 	"\tGetBucket\x12#.anvil.metadata.v1.GetBucketRequest\x1a$.anvil.metadata.v1.GetBucketResponse\x12\\\n" +
@@ -3573,7 +3896,9 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fGetBucketConfig\x12).anvil.metadata.v1.GetBucketConfigRequest\x1a*.anvil.metadata.v1.GetBucketConfigResponse\x12q\n" +
 	"\x12DeleteBucketConfig\x12,.anvil.metadata.v1.DeleteBucketConfigRequest\x1a-.anvil.metadata.v1.DeleteBucketConfigResponse\x12k\n" +
 	"\x10PutObjectTagging\x12*.anvil.metadata.v1.PutObjectTaggingRequest\x1a+.anvil.metadata.v1.PutObjectTaggingResponse\x12t\n" +
-	"\x13DeleteObjectTagging\x12-.anvil.metadata.v1.DeleteObjectTaggingRequest\x1a..anvil.metadata.v1.DeleteObjectTaggingResponse\x12z\n" +
+	"\x13DeleteObjectTagging\x12-.anvil.metadata.v1.DeleteObjectTaggingRequest\x1a..anvil.metadata.v1.DeleteObjectTaggingResponse\x12q\n" +
+	"\x12PutObjectRetention\x12,.anvil.metadata.v1.PutObjectRetentionRequest\x1a-.anvil.metadata.v1.PutObjectRetentionResponse\x12q\n" +
+	"\x12PutObjectLegalHold\x12,.anvil.metadata.v1.PutObjectLegalHoldRequest\x1a-.anvil.metadata.v1.PutObjectLegalHoldResponse\x12z\n" +
 	"\x15CreateMultipartUpload\x12/.anvil.metadata.v1.CreateMultipartUploadRequest\x1a0.anvil.metadata.v1.CreateMultipartUploadResponse\x12q\n" +
 	"\x12GetMultipartUpload\x12,.anvil.metadata.v1.GetMultipartUploadRequest\x1a-.anvil.metadata.v1.GetMultipartUploadResponse\x12P\n" +
 	"\aPutPart\x12!.anvil.metadata.v1.PutPartRequest\x1a\".anvil.metadata.v1.PutPartResponse\x12V\n" +
@@ -3595,7 +3920,7 @@ func file_anvil_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 }
 
 var file_anvil_metadata_v1_metadata_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_anvil_metadata_v1_metadata_proto_goTypes = []any{
 	(Reason)(0),                             // 0: anvil.metadata.v1.Reason
 	(Versioning)(0),                         // 1: anvil.metadata.v1.Versioning
@@ -3633,117 +3958,127 @@ var file_anvil_metadata_v1_metadata_proto_goTypes = []any{
 	(*PutObjectTaggingResponse)(nil),        // 33: anvil.metadata.v1.PutObjectTaggingResponse
 	(*DeleteObjectTaggingRequest)(nil),      // 34: anvil.metadata.v1.DeleteObjectTaggingRequest
 	(*DeleteObjectTaggingResponse)(nil),     // 35: anvil.metadata.v1.DeleteObjectTaggingResponse
-	(*MultipartUpload)(nil),                 // 36: anvil.metadata.v1.MultipartUpload
-	(*CreateMultipartUploadRequest)(nil),    // 37: anvil.metadata.v1.CreateMultipartUploadRequest
-	(*CreateMultipartUploadResponse)(nil),   // 38: anvil.metadata.v1.CreateMultipartUploadResponse
-	(*GetMultipartUploadRequest)(nil),       // 39: anvil.metadata.v1.GetMultipartUploadRequest
-	(*GetMultipartUploadResponse)(nil),      // 40: anvil.metadata.v1.GetMultipartUploadResponse
-	(*Part)(nil),                            // 41: anvil.metadata.v1.Part
-	(*PutPartRequest)(nil),                  // 42: anvil.metadata.v1.PutPartRequest
-	(*PutPartResponse)(nil),                 // 43: anvil.metadata.v1.PutPartResponse
-	(*ListPartsRequest)(nil),                // 44: anvil.metadata.v1.ListPartsRequest
-	(*ListPartsResponse)(nil),               // 45: anvil.metadata.v1.ListPartsResponse
-	(*CompletedPart)(nil),                   // 46: anvil.metadata.v1.CompletedPart
-	(*CompleteMultipartUploadRequest)(nil),  // 47: anvil.metadata.v1.CompleteMultipartUploadRequest
-	(*CompleteMultipartUploadResponse)(nil), // 48: anvil.metadata.v1.CompleteMultipartUploadResponse
-	(*AbortMultipartUploadRequest)(nil),     // 49: anvil.metadata.v1.AbortMultipartUploadRequest
-	(*AbortMultipartUploadResponse)(nil),    // 50: anvil.metadata.v1.AbortMultipartUploadResponse
-	(*ListMultipartUploadsRequest)(nil),     // 51: anvil.metadata.v1.ListMultipartUploadsRequest
-	(*ListMultipartUploadsResponse)(nil),    // 52: anvil.metadata.v1.ListMultipartUploadsResponse
-	nil,                                     // 53: anvil.metadata.v1.Segment.ChecksumsEntry
-	nil,                                     // 54: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
-	nil,                                     // 55: anvil.metadata.v1.ObjectVersion.TagsEntry
-	nil,                                     // 56: anvil.metadata.v1.ObjectVersion.ChecksumsEntry
-	nil,                                     // 57: anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
-	nil,                                     // 58: anvil.metadata.v1.CompletedPart.ChecksumsEntry
-	(*timestamppb.Timestamp)(nil),           // 59: google.protobuf.Timestamp
+	(*PutObjectRetentionRequest)(nil),       // 36: anvil.metadata.v1.PutObjectRetentionRequest
+	(*PutObjectRetentionResponse)(nil),      // 37: anvil.metadata.v1.PutObjectRetentionResponse
+	(*PutObjectLegalHoldRequest)(nil),       // 38: anvil.metadata.v1.PutObjectLegalHoldRequest
+	(*PutObjectLegalHoldResponse)(nil),      // 39: anvil.metadata.v1.PutObjectLegalHoldResponse
+	(*MultipartUpload)(nil),                 // 40: anvil.metadata.v1.MultipartUpload
+	(*CreateMultipartUploadRequest)(nil),    // 41: anvil.metadata.v1.CreateMultipartUploadRequest
+	(*CreateMultipartUploadResponse)(nil),   // 42: anvil.metadata.v1.CreateMultipartUploadResponse
+	(*GetMultipartUploadRequest)(nil),       // 43: anvil.metadata.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),      // 44: anvil.metadata.v1.GetMultipartUploadResponse
+	(*Part)(nil),                            // 45: anvil.metadata.v1.Part
+	(*PutPartRequest)(nil),                  // 46: anvil.metadata.v1.PutPartRequest
+	(*PutPartResponse)(nil),                 // 47: anvil.metadata.v1.PutPartResponse
+	(*ListPartsRequest)(nil),                // 48: anvil.metadata.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),               // 49: anvil.metadata.v1.ListPartsResponse
+	(*CompletedPart)(nil),                   // 50: anvil.metadata.v1.CompletedPart
+	(*CompleteMultipartUploadRequest)(nil),  // 51: anvil.metadata.v1.CompleteMultipartUploadRequest
+	(*CompleteMultipartUploadResponse)(nil), // 52: anvil.metadata.v1.CompleteMultipartUploadResponse
+	(*AbortMultipartUploadRequest)(nil),     // 53: anvil.metadata.v1.AbortMultipartUploadRequest
+	(*AbortMultipartUploadResponse)(nil),    // 54: anvil.metadata.v1.AbortMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),     // 55: anvil.metadata.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil),    // 56: anvil.metadata.v1.ListMultipartUploadsResponse
+	nil,                                     // 57: anvil.metadata.v1.Segment.ChecksumsEntry
+	nil,                                     // 58: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	nil,                                     // 59: anvil.metadata.v1.ObjectVersion.TagsEntry
+	nil,                                     // 60: anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	nil,                                     // 61: anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	nil,                                     // 62: anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	(*timestamppb.Timestamp)(nil),           // 63: google.protobuf.Timestamp
 }
 var file_anvil_metadata_v1_metadata_proto_depIdxs = []int32{
-	59, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
+	63, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: anvil.metadata.v1.Bucket.versioning:type_name -> anvil.metadata.v1.Versioning
 	2,  // 2: anvil.metadata.v1.CreateBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
 	2,  // 3: anvil.metadata.v1.GetBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
 	2,  // 4: anvil.metadata.v1.ListBucketsResponse.buckets:type_name -> anvil.metadata.v1.Bucket
-	53, // 5: anvil.metadata.v1.Segment.checksums:type_name -> anvil.metadata.v1.Segment.ChecksumsEntry
-	59, // 6: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
-	54, // 7: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	57, // 5: anvil.metadata.v1.Segment.checksums:type_name -> anvil.metadata.v1.Segment.ChecksumsEntry
+	63, // 6: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
+	58, // 7: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
 	11, // 8: anvil.metadata.v1.ObjectVersion.segments:type_name -> anvil.metadata.v1.Segment
-	55, // 9: anvil.metadata.v1.ObjectVersion.tags:type_name -> anvil.metadata.v1.ObjectVersion.TagsEntry
-	56, // 10: anvil.metadata.v1.ObjectVersion.checksums:type_name -> anvil.metadata.v1.ObjectVersion.ChecksumsEntry
-	12, // 11: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
-	13, // 12: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 13: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 14: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 15: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 16: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
-	1,  // 17: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
-	2,  // 18: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
-	57, // 19: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
-	59, // 20: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
-	12, // 21: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 22: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 23: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 24: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	59, // 25: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
-	11, // 26: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
-	11, // 27: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
-	41, // 28: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
-	36, // 29: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	41, // 30: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
-	58, // 31: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
-	46, // 32: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
-	13, // 33: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 34: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 35: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
-	3,  // 36: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
-	5,  // 37: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
-	7,  // 38: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
-	9,  // 39: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
-	14, // 40: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
-	16, // 41: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
-	18, // 42: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
-	20, // 43: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
-	22, // 44: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
-	24, // 45: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
-	26, // 46: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
-	28, // 47: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
-	30, // 48: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
-	32, // 49: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
-	34, // 50: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
-	37, // 51: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
-	39, // 52: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
-	42, // 53: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
-	44, // 54: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
-	47, // 55: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
-	49, // 56: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
-	51, // 57: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
-	4,  // 58: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
-	6,  // 59: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
-	8,  // 60: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
-	10, // 61: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
-	15, // 62: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
-	17, // 63: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
-	19, // 64: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
-	21, // 65: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
-	23, // 66: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
-	25, // 67: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
-	27, // 68: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
-	29, // 69: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
-	31, // 70: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
-	33, // 71: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
-	35, // 72: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
-	38, // 73: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
-	40, // 74: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
-	43, // 75: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
-	45, // 76: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
-	48, // 77: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
-	50, // 78: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
-	52, // 79: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
-	58, // [58:80] is the sub-list for method output_type
-	36, // [36:58] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	59, // 9: anvil.metadata.v1.ObjectVersion.tags:type_name -> anvil.metadata.v1.ObjectVersion.TagsEntry
+	60, // 10: anvil.metadata.v1.ObjectVersion.checksums:type_name -> anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	63, // 11: anvil.metadata.v1.ObjectVersion.lock_retain_until:type_name -> google.protobuf.Timestamp
+	12, // 12: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
+	13, // 13: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 14: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 15: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 16: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 17: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
+	1,  // 18: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
+	2,  // 19: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	61, // 20: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	63, // 21: anvil.metadata.v1.PutObjectRetentionRequest.retain_until:type_name -> google.protobuf.Timestamp
+	63, // 22: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
+	12, // 23: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
+	40, // 24: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	40, // 25: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	40, // 26: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	63, // 27: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
+	11, // 28: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
+	11, // 29: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
+	45, // 30: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
+	40, // 31: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	45, // 32: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
+	62, // 33: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	50, // 34: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
+	13, // 35: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 36: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	40, // 37: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
+	3,  // 38: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
+	5,  // 39: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
+	7,  // 40: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
+	9,  // 41: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
+	14, // 42: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
+	16, // 43: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
+	18, // 44: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
+	20, // 45: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
+	22, // 46: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
+	24, // 47: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
+	26, // 48: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
+	28, // 49: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
+	30, // 50: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
+	32, // 51: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
+	34, // 52: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
+	36, // 53: anvil.metadata.v1.MetadataService.PutObjectRetention:input_type -> anvil.metadata.v1.PutObjectRetentionRequest
+	38, // 54: anvil.metadata.v1.MetadataService.PutObjectLegalHold:input_type -> anvil.metadata.v1.PutObjectLegalHoldRequest
+	41, // 55: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
+	43, // 56: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
+	46, // 57: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
+	48, // 58: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
+	51, // 59: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
+	53, // 60: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
+	55, // 61: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
+	4,  // 62: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
+	6,  // 63: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
+	8,  // 64: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
+	10, // 65: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
+	15, // 66: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
+	17, // 67: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
+	19, // 68: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
+	21, // 69: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
+	23, // 70: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
+	25, // 71: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
+	27, // 72: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
+	29, // 73: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
+	31, // 74: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
+	33, // 75: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
+	35, // 76: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
+	37, // 77: anvil.metadata.v1.MetadataService.PutObjectRetention:output_type -> anvil.metadata.v1.PutObjectRetentionResponse
+	39, // 78: anvil.metadata.v1.MetadataService.PutObjectLegalHold:output_type -> anvil.metadata.v1.PutObjectLegalHoldResponse
+	42, // 79: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
+	44, // 80: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
+	47, // 81: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
+	49, // 82: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
+	52, // 83: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
+	54, // 84: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
+	56, // 85: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
+	62, // [62:86] is the sub-list for method output_type
+	38, // [38:62] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_anvil_metadata_v1_metadata_proto_init() }
@@ -3757,7 +4092,7 @@ func file_anvil_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anvil_metadata_v1_metadata_proto_rawDesc), len(file_anvil_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   57,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -245,7 +245,7 @@ func (m *Metadata) DeleteObject(_ context.Context, req *metadatav1.DeleteObjectR
 	if _, ok := m.objects[req.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
-	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId()), nil
+	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId(), req.GetBypassGovernanceRetention())
 }
 
 // ListObjects implements metadatav1.MetadataServiceServer: byte order, keys

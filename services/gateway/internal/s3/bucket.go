@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"sort"
+	"strconv"
 
 	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 	"github.com/anvil-store/anvil/services/gateway/internal/datapath"
@@ -88,9 +89,7 @@ func regionLike(s string) bool {
 }
 
 func (h *Handler) createBucket(req *request) error {
-	if req.r.Header.Get("x-amz-bucket-object-lock-enabled") == "true" {
-		return newError(ErrNotImplemented, "Object lock is not implemented.")
-	}
+	lock, _ := strconv.ParseBool(req.r.Header.Get("x-amz-bucket-object-lock-enabled"))
 	data, err := readConfigBody(req.body)
 	if err != nil {
 		return err
@@ -116,6 +115,11 @@ func (h *Handler) createBucket(req *request) error {
 	})
 	if err != nil {
 		return fmt.Errorf("create bucket: %w", err)
+	}
+	if lock {
+		if err := h.enableObjectLock(req); err != nil {
+			return err
+		}
 	}
 	req.w.Header().Set("Location", "/"+req.route.Bucket)
 	req.w.Header().Set("Content-Length", "0")

@@ -87,6 +87,11 @@ const (
 	ErrOwnershipControlsNotFoundError                 = "OwnershipControlsNotFoundError"
 	ErrReplicationConfigurationNotFoundError          = "ReplicationConfigurationNotFoundError"
 	ErrServerSideEncryptionConfigurationNotFoundError = "ServerSideEncryptionConfigurationNotFoundError"
+
+	// Object lock errors.
+	ErrInvalidBucketState            = "InvalidBucketState"
+	ErrMissingRequestBodyError       = "MissingRequestBodyError"
+	ErrNoSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -149,6 +154,11 @@ var errorTable = map[string]Error{
 	ErrOwnershipControlsNotFoundError:                 {HTTPStatus: http.StatusNotFound, Message: "The bucket ownership controls were not found"},
 	ErrReplicationConfigurationNotFoundError:          {HTTPStatus: http.StatusNotFound, Message: "The replication configuration was not found"},
 	ErrServerSideEncryptionConfigurationNotFoundError: {HTTPStatus: http.StatusNotFound, Message: "The server side encryption configuration was not found"},
+
+	// Object lock errors.
+	ErrInvalidBucketState:            {HTTPStatus: http.StatusConflict, Message: "The request is not valid with the current state of the bucket."},
+	ErrMissingRequestBodyError:       {HTTPStatus: http.StatusBadRequest, Message: "Request Body is empty"},
+	ErrNoSuchObjectLockConfiguration: {HTTPStatus: http.StatusBadRequest, Message: "The specified object does not have a ObjectLock configuration."},
 }
 
 // newError returns the table's error for code, with msg replacing the
@@ -257,6 +267,11 @@ func fromStatus(st *status.Status) *Error {
 			return newError(ErrPreconditionFailed, "")
 		case metadatav1.Reason_REASON_CONDITIONAL_CONFLICT.String():
 			return newError(ErrConditionalRequestConflict, "")
+		// Object lock.
+		case metadatav1.Reason_REASON_OBJECT_LOCKED.String():
+			return newError(ErrAccessDenied, "Access Denied because object protected by object lock.")
+		case metadatav1.Reason_REASON_INVALID_BUCKET_STATE.String():
+			return newError(ErrInvalidBucketState, "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
 		}
 	}
 	switch st.Code() {

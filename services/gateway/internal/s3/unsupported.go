@@ -71,6 +71,7 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodGet, "encryption", OpGetBucketEncryption},
 	{http.MethodDelete, "encryption", OpDeleteBucketEncryption},
 	{http.MethodGet, "object-lock", OpGetObjectLockConfiguration},
+	{http.MethodPut, "object-lock", OpPutObjectLockConfiguration},
 	{http.MethodGet, "website", OpGetBucketWebsite},
 	{http.MethodDelete, "website", OpDeleteBucketWebsite},
 	{http.MethodGet, "replication", OpGetBucketReplication},
@@ -157,19 +158,21 @@ var featureHandlers = map[string]func(*Handler, *request) error{
 	OpGetObjectACL:        (*Handler).getObjectACL,
 	OpPutObjectACL:        (*Handler).putObjectACL,
 
+	OpGetObjectLockConfiguration: (*Handler).getObjectLockConfiguration,
+	OpPutObjectLockConfiguration: (*Handler).putObjectLockConfiguration,
+	OpGetObjectRetention:         (*Handler).getObjectRetention,
+	OpPutObjectRetention:         (*Handler).putObjectRetention,
+	OpGetObjectLegalHold:         (*Handler).getObjectLegalHold,
+	OpPutObjectLegalHold:         (*Handler).putObjectLegalHold,
+
 	OpGetBucketPolicy:            notConfigured(newError(ErrNoSuchBucketPolicy, "")),
 	OpGetBucketPolicyStatus:      notConfigured(newError(ErrNoSuchBucketPolicy, "")),
 	OpGetBucketLifecycle:         notConfigured(newError(ErrNoSuchLifecycleConfiguration, "")),
 	OpGetBucketEncryption:        notConfigured(newError(ErrServerSideEncryptionConfigurationNotFoundError, "")),
-	OpGetObjectLockConfiguration: notConfigured(newError(ErrObjectLockConfigurationNotFoundError, "")),
 	OpGetBucketWebsite:           notConfigured(newError(ErrNoSuchWebsiteConfiguration, "")),
 	OpGetBucketReplication:       notConfigured(newError(ErrReplicationConfigurationNotFoundError, "")),
 	OpGetPublicAccessBlock:       notConfigured(newError(ErrNoSuchPublicAccessBlockConfiguration, "")),
 	OpGetBucketOwnershipControls: notConfigured(newError(ErrOwnershipControlsNotFoundError, "")),
-	OpGetObjectRetention:         noObjectLock,
-	OpGetObjectLegalHold:         noObjectLock,
-	OpPutObjectRetention:         noObjectLock,
-	OpPutObjectLegalHold:         noObjectLock,
 
 	OpDeleteBucketPolicy:            nothingToDelete,
 	OpDeleteBucketLifecycle:         nothingToDelete,
@@ -205,15 +208,6 @@ func nothingToDelete(h *Handler, req *request) error {
 	}
 	req.w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// noObjectLock answers object retention and legal hold requests: no bucket
-// has object lock.
-func noObjectLock(h *Handler, req *request) error {
-	if _, err := h.bucket(req); err != nil {
-		return err
-	}
-	return newError(ErrInvalidRequest, "Bucket is missing Object Lock Configuration")
 }
 
 // emptyDocument answers with doc for an existing bucket.

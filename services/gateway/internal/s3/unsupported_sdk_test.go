@@ -157,7 +157,6 @@ func TestUnsupportedSubresourcesAnswer501(t *testing.T) {
 		{"PUT", "/subs?requestPayment"},
 		{"PUT", "/subs?ownershipControls"},
 		{"PUT", "/subs?publicAccessBlock"},
-		{"PUT", "/subs?object-lock"},
 		{"GET", "/subs?inventory"},
 		{"GET", "/subs?metrics"},
 		{"GET", "/subs?analytics"},

@@ -73,6 +73,7 @@ func versionIDHeader(w http.ResponseWriter, b *metadatav1.Bucket, v *metadatav1.
 func versionHeaders(hdr http.Header, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) {
 	setVersionID(hdr, b, v.GetVersionId())
 	taggingCountHeader(hdr, v)
+	objectLockHeaders(hdr, v)
 }
 
 // checkVersionID refuses a version id that cannot name a version: ids are
@@ -415,11 +416,15 @@ func (h *Handler) deleteObject(req *request) error {
 	return nil
 }
 
-// metaDelete asks metadata to delete key (one version when versionID is set).
+// metaDelete asks metadata to delete key (one version when versionID is set;
+// object lock may refuse it).
 func (h *Handler) metaDelete(req *request, key, versionID string) (*metadatav1.DeleteObjectResponse, error) {
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
-	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: req.route.Bucket, Key: key, VersionId: versionID})
+	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{
+		Bucket: req.route.Bucket, Key: key, VersionId: versionID,
+		BypassGovernanceRetention: bypassGovernance(req.r.Header),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("delete object: %w", err)
 	}

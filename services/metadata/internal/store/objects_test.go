@@ -118,14 +118,14 @@ func TestCommitReplaceDeleteAndRelay(t *testing.T) {
 		t.Fatalf("%d soft-deleted versions, want 1", n)
 	}
 
-	del, err := s.DeleteObject(ctx, "docs", "readme.md", "")
+	del, err := s.DeleteObject(ctx, "docs", "readme.md", "", false)
 	if err != nil || !del.Deleted || del.VersionID != v2.VersionID || del.DeleteMarker {
 		t.Fatalf("delete: %+v %v", del, err)
 	}
 	if _, err := s.GetObject(ctx, "docs", "readme.md", ""); !errors.Is(err, ErrNoSuchKey) {
 		t.Fatalf("get deleted key: %v", err)
 	}
-	if del, err := s.DeleteObject(ctx, "docs", "readme.md", ""); err != nil || del.Deleted {
+	if del, err := s.DeleteObject(ctx, "docs", "readme.md", "", false); err != nil || del.Deleted {
 		t.Fatalf("delete missing key: %+v err=%v", del, err)
 	}
 	if n := count(t, regional, "SELECT count(*) FROM outbox"); n != 2 {
