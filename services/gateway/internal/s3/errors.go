@@ -22,6 +22,9 @@ type Error struct {
 	Code       string
 	Message    string
 	HTTPStatus int
+	// ArgumentName and ArgumentValue name the offending input of some
+	// InvalidArgument errors, as AWS does.
+	ArgumentName, ArgumentValue string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }

@@ -377,6 +377,8 @@ func (h *Handler) writeError(req *request, e *Error) {
 	body, err := marshalXML(errorResponse{
 		Code:      e.Code,
 		Message:   e.Message,
+		ArgName:   e.ArgumentName,
+		ArgValue:  e.ArgumentValue,
 		Resource:  req.r.URL.Path,
 		RequestID: req.id,
 		HostID:    hdr.Get("x-amz-id-2"),

@@ -42,8 +42,19 @@ const (
 var (
 	errNoLockConfig       = newError(ErrInvalidRequest, "Bucket is missing Object Lock Configuration")
 	errNoLockConfigHeader = newError(ErrInvalidRequest, "Bucket is missing ObjectLockConfiguration")
-	errPastRetainDate     = newError(ErrInvalidArgument, "The retain until date must be in the future!")
 )
+
+// lockArgError is an InvalidArgument naming the lock header (or setting)
+// and the value it refuses.
+func lockArgError(msg, name, value string) *Error {
+	e := newError(ErrInvalidArgument, msg)
+	e.ArgumentName, e.ArgumentValue = name, value
+	return e
+}
+
+func pastRetainDate(value string) *Error {
+	return lockArgError("The retain until date must be in the future!", lockRetainUntilHdr, value)
+}
 
 type objectLockConfiguration struct {
 	XMLName           xml.Name
@@ -91,15 +102,16 @@ func parseObjectLockConfiguration(data []byte) (*objectLockConfiguration, *Error
 		return nil, newError(ErrMalformedXML, "")
 	}
 	for _, p := range []struct {
-		n   *int32
-		max int32
-	}{{d.Days, maxRetentionDays}, {d.Years, maxRetentionYears}} {
+		name string
+		n    *int32
+		max  int32
+	}{{"Days", d.Days, maxRetentionDays}, {"Years", d.Years, maxRetentionYears}} {
 		switch {
 		case p.n == nil:
 		case *p.n <= 0:
-			return nil, newError(ErrInvalidArgument, "Default retention period must be a positive integer value.")
+			return nil, lockArgError("Default retention period must be a positive integer value.", p.name, strconv.Itoa(int(*p.n)))
 		case *p.n > p.max:
-			return nil, newError(ErrInvalidArgument, "Default retention period too large.")
+			return nil, lockArgError("Default retention period too large.", p.name, strconv.Itoa(int(*p.n)))
 		}
 	}
 	return &c, nil
@@ -198,17 +210,19 @@ func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadat
 	mode, until, hold := hdr.Get(lockModeHdr), hdr.Get(lockRetainUntilHdr), hdr.Get(lockLegalHoldHdr)
 	if mode != "" || until != "" {
 		switch {
-		case mode == "" || until == "":
-			return newError(ErrInvalidArgument, "x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.")
+		case until == "":
+			return lockArgError("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.", lockRetainUntilHdr, "")
+		case mode == "":
+			return lockArgError("x-amz-object-lock-retain-until-date and x-amz-object-lock-mode must both be supplied.", lockModeHdr, "")
 		case !validLockMode(mode):
-			return newError(ErrInvalidArgument, "Unknown wormMode directive.")
+			return lockArgError("Unknown wormMode directive.", lockModeHdr, mode)
 		}
 		t, ok := parseRetainUntil(until)
 		if !ok {
-			return newError(ErrInvalidArgument, "The retain until date must be provided in ISO 8601 format")
+			return lockArgError("The retain until date must be provided in ISO 8601 format", lockRetainUntilHdr, until)
 		}
 		if !t.After(h.now()) {
-			return errPastRetainDate
+			return pastRetainDate(until)
 		}
 		v.LockMode, v.LockRetainUntil = mode, timestamppb.New(t)
 	}
@@ -217,7 +231,7 @@ func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadat
 	case legalHoldOn:
 		v.LegalHold = true
 	default:
-		return newError(ErrInvalidArgument, "Legal Hold must be either of 'ON' or 'OFF'")
+		return lockArgError("Legal Hold must be either of 'ON' or 'OFF'", lockLegalHoldHdr, hold)
 	}
 	if !b.GetObjectLockEnabled() {
 		if mode != "" || hold != "" {
@@ -338,7 +352,7 @@ func (h *Handler) putObjectRetention(req *request) error {
 			return newError(ErrMalformedXML, "")
 		}
 		if !t.After(h.now()) {
-			return errPastRetainDate
+			return pastRetainDate(in.RetainUntilDate)
 		}
 		until = timestamppb.New(t)
 	}
@@ -353,7 +367,7 @@ func (h *Handler) putObjectRetention(req *request) error {
 		Mode: in.Mode, RetainUntil: until, BypassGovernanceRetention: bypassGovernance(req.r.Header),
 	})
 	if err != nil {
-		return fmt.Errorf("put object retention: %w", err)
+		return versionUpdateError(req, b, "put object retention", err)
 	}
 	setVersionID(req.w.Header(), b, resp.GetVersionId())
 	req.w.Header().Set("Content-Length", "0")
@@ -396,7 +410,7 @@ func (h *Handler) putObjectLegalHold(req *request) error {
 		On: in.Status == legalHoldOn,
 	})
 	if err != nil {
-		return fmt.Errorf("put object legal hold: %w", err)
+		return versionUpdateError(req, b, "put object legal hold", err)
 	}
 	setVersionID(req.w.Header(), b, resp.GetVersionId())
 	req.w.Header().Set("Content-Length", "0")

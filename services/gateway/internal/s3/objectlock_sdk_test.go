@@ -233,6 +233,24 @@ func TestObjectRetentionAndLegalHold(t *testing.T) {
 		}
 	})
 
+	t.Run("delete marker by version id", func(t *testing.T) {
+		e.put(t, "worm", "gone", []byte("x"))
+		del, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("worm"), Key: aws.String("gone")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{
+			Bucket: aws.String("worm"), Key: aws.String("gone"), VersionId: del.VersionId,
+			LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOn},
+		})
+		wantAPIError(t, err, "MethodNotAllowed", 405)
+		_, err = e.client.PutObjectRetention(ctx, &awss3.PutObjectRetentionInput{
+			Bucket: aws.String("worm"), Key: aws.String("gone"),
+			Retention: &types.ObjectLockRetention{Mode: types.ObjectLockRetentionModeGovernance, RetainUntilDate: aws.Time(until)},
+		})
+		wantAPIError(t, err, "NoSuchKey", 404)
+	})
+
 	t.Run("copy and multipart carry request lock", func(t *testing.T) {
 		if _, err := e.client.CopyObject(ctx, &awss3.CopyObjectInput{
 			Bucket: aws.String("worm"), Key: aws.String("copy"), CopySource: aws.String("worm/comp"),

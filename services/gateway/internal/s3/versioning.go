@@ -143,6 +143,18 @@ func markerHeaders(hdr http.Header, b *metadatav1.Bucket, err error) {
 	}
 }
 
+// versionUpdateError is what a refused update of a version (tagging,
+// retention, legal hold) answers: a delete marker named by versionId is
+// MethodNotAllowed, as in S3; a key hidden by a delete marker is NoSuchKey
+// with the marker's headers.
+func versionUpdateError(req *request, b *metadatav1.Bucket, op string, err error) error {
+	markerHeaders(req.w.Header(), b, err)
+	if _, marker := deleteMarkerID(err); marker && req.route.Query.Get("versionId") != "" {
+		return newError(ErrMethodNotAllowed, "The specified method is not allowed against this resource.")
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
 // getVersion looks up the version a GET, HEAD or tagging request addresses
 // (versionId or the current one). A key hidden by a delete marker is
 // NoSuchKey with x-amz-delete-marker set; addressing a delete marker by id

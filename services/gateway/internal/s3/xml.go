@@ -22,6 +22,8 @@ type errorResponse struct {
 	XMLName   xml.Name `xml:"Error"`
 	Code      string   `xml:"Code"`
 	Message   string   `xml:"Message"`
+	ArgName   string   `xml:"ArgumentName,omitempty"`
+	ArgValue  string   `xml:"ArgumentValue,omitempty"`
 	Resource  string   `xml:"Resource,omitempty"`
 	RequestID string   `xml:"RequestId"`
 	HostID    string   `xml:"HostId"`
