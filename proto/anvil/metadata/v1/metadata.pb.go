@@ -44,6 +44,11 @@ const (
 	// A precondition was evaluated against a version that a concurrent write
 	// replaced; S3 answers 409 ConditionalRequestConflict.
 	Reason_REASON_CONDITIONAL_CONFLICT Reason = 13
+	// The version is held by object lock (retention or legal hold).
+	Reason_REASON_OBJECT_LOCKED Reason = 14
+	// The bucket's state forbids the change (versioning of a bucket with
+	// object lock cannot be suspended).
+	Reason_REASON_INVALID_BUCKET_STATE Reason = 15
 )
 
 // Enum value maps for Reason.
@@ -63,6 +68,8 @@ var (
 		11: "REASON_PRECONDITION_FAILED",
 		12: "REASON_NO_SUCH_BUCKET_CONFIG",
 		13: "REASON_CONDITIONAL_CONFLICT",
+		14: "REASON_OBJECT_LOCKED",
+		15: "REASON_INVALID_BUCKET_STATE",
 	}
 	Reason_value = map[string]int32{
 		"REASON_UNSPECIFIED":           0,
@@ -79,6 +86,8 @@ var (
 		"REASON_PRECONDITION_FAILED":   11,
 		"REASON_NO_SUCH_BUCKET_CONFIG": 12,
 		"REASON_CONDITIONAL_CONFLICT":  13,
+		"REASON_OBJECT_LOCKED":         14,
+		"REASON_INVALID_BUCKET_STATE":  15,
 	}
 )
 
@@ -169,11 +178,13 @@ type Bucket struct {
 	Region    string                 `protobuf:"bytes,2,opt,name=region,proto3" json:"region,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// Erasure parameters used for new objects in this bucket.
-	DataShards    int32      `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
-	ParityShards  int32      `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
-	Versioning    Versioning `protobuf:"varint,6,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DataShards   int32      `protobuf:"varint,4,opt,name=data_shards,json=dataShards,proto3" json:"data_shards,omitempty"`
+	ParityShards int32      `protobuf:"varint,5,opt,name=parity_shards,json=parityShards,proto3" json:"parity_shards,omitempty"`
+	Versioning   Versioning `protobuf:"varint,6,opt,name=versioning,proto3,enum=anvil.metadata.v1.Versioning" json:"versioning,omitempty"`
+	// The bucket has an object lock configuration (bucket config "object-lock").
+	ObjectLockEnabled bool `protobuf:"varint,7,opt,name=object_lock_enabled,json=objectLockEnabled,proto3" json:"object_lock_enabled,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Bucket) Reset() {
@@ -246,6 +257,13 @@ func (x *Bucket) GetVersioning() Versioning {
 		return x.Versioning
 	}
 	return Versioning_VERSIONING_UNSPECIFIED
+}
+
+func (x *Bucket) GetObjectLockEnabled() bool {
+	if x != nil {
+		return x.ObjectLockEnabled
+	}
+	return false
 }
 
 type CreateBucketRequest struct {
@@ -763,8 +781,13 @@ type ObjectVersion struct {
 	PartsCount int32 `protobuf:"varint,20,opt,name=parts_count,json=partsCount,proto3" json:"parts_count,omitempty"`
 	// x-amz-website-redirect-location given when this version was written.
 	WebsiteRedirectLocation string `protobuf:"bytes,21,opt,name=website_redirect_location,json=websiteRedirectLocation,proto3" json:"website_redirect_location,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// Object Lock retention: "GOVERNANCE" or "COMPLIANCE" with
+	// lock_retain_until set, or empty with it unset.
+	LockMode        string                 `protobuf:"bytes,22,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"`
+	LockRetainUntil *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=lock_retain_until,json=lockRetainUntil,proto3" json:"lock_retain_until,omitempty"`
+	LegalHold       bool                   `protobuf:"varint,24,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
@@ -942,6 +965,27 @@ func (x *ObjectVersion) GetWebsiteRedirectLocation() string {
 		return x.WebsiteRedirectLocation
 	}
 	return ""
+}
+
+func (x *ObjectVersion) GetLockMode() string {
+	if x != nil {
+		return x.LockMode
+	}
+	return ""
+}
+
+func (x *ObjectVersion) GetLockRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LockRetainUntil
+	}
+	return nil
+}
+
+func (x *ObjectVersion) GetLegalHold() bool {
+	if x != nil {
+		return x.LegalHold
+	}
+	return false
 }
 
 // Preconditions checked inside the commit transaction against the key's
@@ -1211,8 +1255,11 @@ type DeleteObjectRequest struct {
 	// Delete only when these hold for the key's current version (S3's
 	// If-Match on DELETE); if_none_match is not used.
 	Preconditions *WritePreconditions `protobuf:"bytes,4,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// Remove a version under GOVERNANCE retention (never one under
+	// COMPLIANCE retention or legal hold: those fail with reason OBJECT_LOCKED).
+	BypassGovernanceRetention bool `protobuf:"varint,5,opt,name=bypass_governance_retention,json=bypassGovernanceRetention,proto3" json:"bypass_governance_retention,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
 }
 
 func (x *DeleteObjectRequest) Reset() {
@@ -1271,6 +1318,13 @@ func (x *DeleteObjectRequest) GetPreconditions() *WritePreconditions {
 		return x.Preconditions
 	}
 	return nil
+}
+
+func (x *DeleteObjectRequest) GetBypassGovernanceRetention() bool {
+	if x != nil {
+		return x.BypassGovernanceRetention
+	}
+	return false
 }
 
 type DeleteObjectResponse struct {
@@ -2238,6 +2292,247 @@ func (x *DeleteObjectTaggingResponse) GetVersionId() string {
 	return ""
 }
 
+type PutObjectRetentionRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key       string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	// Empty (with retain_until unset) removes the retention.
+	Mode                      string                 `protobuf:"bytes,4,opt,name=mode,proto3" json:"mode,omitempty"`
+	RetainUntil               *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=retain_until,json=retainUntil,proto3" json:"retain_until,omitempty"`
+	BypassGovernanceRetention bool                   `protobuf:"varint,6,opt,name=bypass_governance_retention,json=bypassGovernanceRetention,proto3" json:"bypass_governance_retention,omitempty"`
+	unknownFields             protoimpl.UnknownFields
+	sizeCache                 protoimpl.SizeCache
+}
+
+func (x *PutObjectRetentionRequest) Reset() {
+	*x = PutObjectRetentionRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectRetentionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectRetentionRequest) ProtoMessage() {}
+
+func (x *PutObjectRetentionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectRetentionRequest.ProtoReflect.Descriptor instead.
+func (*PutObjectRetentionRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *PutObjectRetentionRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *PutObjectRetentionRequest) GetRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RetainUntil
+	}
+	return nil
+}
+
+func (x *PutObjectRetentionRequest) GetBypassGovernanceRetention() bool {
+	if x != nil {
+		return x.BypassGovernanceRetention
+	}
+	return false
+}
+
+type PutObjectRetentionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectRetentionResponse) Reset() {
+	*x = PutObjectRetentionResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectRetentionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectRetentionResponse) ProtoMessage() {}
+
+func (x *PutObjectRetentionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectRetentionResponse.ProtoReflect.Descriptor instead.
+func (*PutObjectRetentionResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *PutObjectRetentionResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+type PutObjectLegalHoldRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Bucket        string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	VersionId     string                 `protobuf:"bytes,3,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	On            bool                   `protobuf:"varint,4,opt,name=on,proto3" json:"on,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectLegalHoldRequest) Reset() {
+	*x = PutObjectLegalHoldRequest{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectLegalHoldRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectLegalHoldRequest) ProtoMessage() {}
+
+func (x *PutObjectLegalHoldRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectLegalHoldRequest.ProtoReflect.Descriptor instead.
+func (*PutObjectLegalHoldRequest) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *PutObjectLegalHoldRequest) GetBucket() string {
+	if x != nil {
+		return x.Bucket
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
+func (x *PutObjectLegalHoldRequest) GetOn() bool {
+	if x != nil {
+		return x.On
+	}
+	return false
+}
+
+type PutObjectLegalHoldResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VersionId     string                 `protobuf:"bytes,1,opt,name=version_id,json=versionId,proto3" json:"version_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutObjectLegalHoldResponse) Reset() {
+	*x = PutObjectLegalHoldResponse{}
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutObjectLegalHoldResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutObjectLegalHoldResponse) ProtoMessage() {}
+
+func (x *PutObjectLegalHoldResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutObjectLegalHoldResponse.ProtoReflect.Descriptor instead.
+func (*PutObjectLegalHoldResponse) Descriptor() ([]byte, []int) {
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *PutObjectLegalHoldResponse) GetVersionId() string {
+	if x != nil {
+		return x.VersionId
+	}
+	return ""
+}
+
 type MultipartUpload struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	Bucket    string                 `protobuf:"bytes,1,opt,name=bucket,proto3" json:"bucket,omitempty"`
@@ -2257,7 +2552,7 @@ type MultipartUpload struct {
 
 func (x *MultipartUpload) Reset() {
 	*x = MultipartUpload{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2269,7 +2564,7 @@ func (x *MultipartUpload) String() string {
 func (*MultipartUpload) ProtoMessage() {}
 
 func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[34]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2282,7 +2577,7 @@ func (x *MultipartUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MultipartUpload.ProtoReflect.Descriptor instead.
 func (*MultipartUpload) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{34}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *MultipartUpload) GetBucket() string {
@@ -2343,7 +2638,7 @@ type CreateMultipartUploadRequest struct {
 
 func (x *CreateMultipartUploadRequest) Reset() {
 	*x = CreateMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2355,7 +2650,7 @@ func (x *CreateMultipartUploadRequest) String() string {
 func (*CreateMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[35]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2368,7 +2663,7 @@ func (x *CreateMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{35}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateMultipartUploadRequest) GetUpload() *MultipartUpload {
@@ -2387,7 +2682,7 @@ type CreateMultipartUploadResponse struct {
 
 func (x *CreateMultipartUploadResponse) Reset() {
 	*x = CreateMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2399,7 +2694,7 @@ func (x *CreateMultipartUploadResponse) String() string {
 func (*CreateMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[36]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2412,7 +2707,7 @@ func (x *CreateMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{36}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateMultipartUploadResponse) GetUpload() *MultipartUpload {
@@ -2433,7 +2728,7 @@ type GetMultipartUploadRequest struct {
 
 func (x *GetMultipartUploadRequest) Reset() {
 	*x = GetMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2445,7 +2740,7 @@ func (x *GetMultipartUploadRequest) String() string {
 func (*GetMultipartUploadRequest) ProtoMessage() {}
 
 func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[37]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2458,7 +2753,7 @@ func (x *GetMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{37}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetMultipartUploadRequest) GetBucket() string {
@@ -2491,7 +2786,7 @@ type GetMultipartUploadResponse struct {
 
 func (x *GetMultipartUploadResponse) Reset() {
 	*x = GetMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2503,7 +2798,7 @@ func (x *GetMultipartUploadResponse) String() string {
 func (*GetMultipartUploadResponse) ProtoMessage() {}
 
 func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[38]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2516,7 +2811,7 @@ func (x *GetMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{38}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetMultipartUploadResponse) GetUpload() *MultipartUpload {
@@ -2538,7 +2833,7 @@ type Part struct {
 
 func (x *Part) Reset() {
 	*x = Part{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2550,7 +2845,7 @@ func (x *Part) String() string {
 func (*Part) ProtoMessage() {}
 
 func (x *Part) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[39]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2563,7 +2858,7 @@ func (x *Part) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Part.ProtoReflect.Descriptor instead.
 func (*Part) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{39}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Part) GetPartNumber() int32 {
@@ -2600,7 +2895,7 @@ type PutPartRequest struct {
 
 func (x *PutPartRequest) Reset() {
 	*x = PutPartRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2612,7 +2907,7 @@ func (x *PutPartRequest) String() string {
 func (*PutPartRequest) ProtoMessage() {}
 
 func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[40]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2625,7 +2920,7 @@ func (x *PutPartRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartRequest.ProtoReflect.Descriptor instead.
 func (*PutPartRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{40}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PutPartRequest) GetBucket() string {
@@ -2672,7 +2967,7 @@ type PutPartResponse struct {
 
 func (x *PutPartResponse) Reset() {
 	*x = PutPartResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2684,7 +2979,7 @@ func (x *PutPartResponse) String() string {
 func (*PutPartResponse) ProtoMessage() {}
 
 func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[41]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2697,7 +2992,7 @@ func (x *PutPartResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutPartResponse.ProtoReflect.Descriptor instead.
 func (*PutPartResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{41}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PutPartResponse) GetPart() *Part {
@@ -2720,7 +3015,7 @@ type ListPartsRequest struct {
 
 func (x *ListPartsRequest) Reset() {
 	*x = ListPartsRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +3027,7 @@ func (x *ListPartsRequest) String() string {
 func (*ListPartsRequest) ProtoMessage() {}
 
 func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[42]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +3040,7 @@ func (x *ListPartsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsRequest.ProtoReflect.Descriptor instead.
 func (*ListPartsRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{42}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ListPartsRequest) GetBucket() string {
@@ -2795,7 +3090,7 @@ type ListPartsResponse struct {
 
 func (x *ListPartsResponse) Reset() {
 	*x = ListPartsResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2807,7 +3102,7 @@ func (x *ListPartsResponse) String() string {
 func (*ListPartsResponse) ProtoMessage() {}
 
 func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[43]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2820,7 +3115,7 @@ func (x *ListPartsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListPartsResponse.ProtoReflect.Descriptor instead.
 func (*ListPartsResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{43}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListPartsResponse) GetUpload() *MultipartUpload {
@@ -2864,7 +3159,7 @@ type CompletedPart struct {
 
 func (x *CompletedPart) Reset() {
 	*x = CompletedPart{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2876,7 +3171,7 @@ func (x *CompletedPart) String() string {
 func (*CompletedPart) ProtoMessage() {}
 
 func (x *CompletedPart) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[44]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2889,7 +3184,7 @@ func (x *CompletedPart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompletedPart.ProtoReflect.Descriptor instead.
 func (*CompletedPart) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{44}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *CompletedPart) GetPartNumber() int32 {
@@ -2928,7 +3223,7 @@ type CompleteMultipartUploadRequest struct {
 
 func (x *CompleteMultipartUploadRequest) Reset() {
 	*x = CompleteMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3235,7 @@ func (x *CompleteMultipartUploadRequest) String() string {
 func (*CompleteMultipartUploadRequest) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[45]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3248,7 @@ func (x *CompleteMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{45}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CompleteMultipartUploadRequest) GetBucket() string {
@@ -3007,7 +3302,7 @@ type CompleteMultipartUploadResponse struct {
 
 func (x *CompleteMultipartUploadResponse) Reset() {
 	*x = CompleteMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3314,7 @@ func (x *CompleteMultipartUploadResponse) String() string {
 func (*CompleteMultipartUploadResponse) ProtoMessage() {}
 
 func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[46]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3327,7 @@ func (x *CompleteMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompleteMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*CompleteMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{46}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CompleteMultipartUploadResponse) GetVersion() *ObjectVersion {
@@ -3053,7 +3348,7 @@ type AbortMultipartUploadRequest struct {
 
 func (x *AbortMultipartUploadRequest) Reset() {
 	*x = AbortMultipartUploadRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3065,7 +3360,7 @@ func (x *AbortMultipartUploadRequest) String() string {
 func (*AbortMultipartUploadRequest) ProtoMessage() {}
 
 func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[47]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3078,7 +3373,7 @@ func (x *AbortMultipartUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadRequest.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{47}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AbortMultipartUploadRequest) GetBucket() string {
@@ -3110,7 +3405,7 @@ type AbortMultipartUploadResponse struct {
 
 func (x *AbortMultipartUploadResponse) Reset() {
 	*x = AbortMultipartUploadResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3122,7 +3417,7 @@ func (x *AbortMultipartUploadResponse) String() string {
 func (*AbortMultipartUploadResponse) ProtoMessage() {}
 
 func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[48]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3135,7 +3430,7 @@ func (x *AbortMultipartUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AbortMultipartUploadResponse.ProtoReflect.Descriptor instead.
 func (*AbortMultipartUploadResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{48}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{52}
 }
 
 type ListMultipartUploadsRequest struct {
@@ -3152,7 +3447,7 @@ type ListMultipartUploadsRequest struct {
 
 func (x *ListMultipartUploadsRequest) Reset() {
 	*x = ListMultipartUploadsRequest{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3164,7 +3459,7 @@ func (x *ListMultipartUploadsRequest) String() string {
 func (*ListMultipartUploadsRequest) ProtoMessage() {}
 
 func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[49]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3177,7 +3472,7 @@ func (x *ListMultipartUploadsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsRequest.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsRequest) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{49}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ListMultipartUploadsRequest) GetBucket() string {
@@ -3235,7 +3530,7 @@ type ListMultipartUploadsResponse struct {
 
 func (x *ListMultipartUploadsResponse) Reset() {
 	*x = ListMultipartUploadsResponse{}
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3247,7 +3542,7 @@ func (x *ListMultipartUploadsResponse) String() string {
 func (*ListMultipartUploadsResponse) ProtoMessage() {}
 
 func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[50]
+	mi := &file_anvil_metadata_v1_metadata_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3260,7 +3555,7 @@ func (x *ListMultipartUploadsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListMultipartUploadsResponse.ProtoReflect.Descriptor instead.
 func (*ListMultipartUploadsResponse) Descriptor() ([]byte, []int) {
-	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{50}
+	return file_anvil_metadata_v1_metadata_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ListMultipartUploadsResponse) GetUploads() []*MultipartUpload {
@@ -3302,7 +3597,7 @@ var File_anvil_metadata_v1_metadata_proto protoreflect.FileDescriptor
 
 const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
-	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n" +
+	" anvil/metadata/v1/metadata.proto\x12\x11anvil.metadata.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x02\n" +
 	"\x06Bucket\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x129\n" +
@@ -3313,7 +3608,8 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\rparity_shards\x18\x05 \x01(\x05R\fparityShards\x12=\n" +
 	"\n" +
 	"versioning\x18\x06 \x01(\x0e2\x1d.anvil.metadata.v1.VersioningR\n" +
-	"versioning\"\x87\x01\n" +
+	"versioning\x12.\n" +
+	"\x13object_lock_enabled\x18\a \x01(\bR\x11objectLockEnabled\"\x87\x01\n" +
 	"\x13CreateBucketRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06region\x18\x02 \x01(\tR\x06region\x12\x1f\n" +
@@ -3348,7 +3644,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\t \x03(\v2).anvil.metadata.v1.Segment.ChecksumsEntryR\tchecksums\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc6\b\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\t\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -3373,7 +3669,11 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\rchecksum_type\x18\x13 \x01(\tR\fchecksumType\x12\x1f\n" +
 	"\vparts_count\x18\x14 \x01(\x05R\n" +
 	"partsCount\x12:\n" +
-	"\x19website_redirect_location\x18\x15 \x01(\tR\x17websiteRedirectLocation\x1a?\n" +
+	"\x19website_redirect_location\x18\x15 \x01(\tR\x17websiteRedirectLocation\x12\x1b\n" +
+	"\tlock_mode\x18\x16 \x01(\tR\blockMode\x12F\n" +
+	"\x11lock_retain_until\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\x0flockRetainUntil\x12\x1d\n" +
+	"\n" +
+	"legal_hold\x18\x18 \x01(\bR\tlegalHold\x1a?\n" +
 	"\x11UserMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +
@@ -3397,13 +3697,14 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"O\n" +
 	"\x11GetObjectResponse\x12:\n" +
-	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"\xab\x01\n" +
+	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"\xeb\x01\n" +
 	"\x13DeleteObjectRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\x12K\n" +
-	"\rpreconditions\x18\x04 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\"t\n" +
+	"\rpreconditions\x18\x04 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\x12>\n" +
+	"\x1bbypass_governance_retention\x18\x05 \x01(\bR\x19bypassGovernanceRetention\"t\n" +
 	"\x14DeleteObjectResponse\x12\x18\n" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\x12#\n" +
 	"\rdelete_marker\x18\x02 \x01(\bR\fdeleteMarker\x12\x1d\n" +
@@ -3475,6 +3776,26 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\n" +
 	"version_id\x18\x03 \x01(\tR\tversionId\"<\n" +
 	"\x1bDeleteObjectTaggingResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"\xf7\x01\n" +
+	"\x19PutObjectRetentionRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x12\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode\x12=\n" +
+	"\fretain_until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\vretainUntil\x12>\n" +
+	"\x1bbypass_governance_retention\x18\x06 \x01(\bR\x19bypassGovernanceRetention\";\n" +
+	"\x1aPutObjectRetentionResponse\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x01 \x01(\tR\tversionId\"t\n" +
+	"\x19PutObjectLegalHoldRequest\x12\x16\n" +
+	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
+	"\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\x12\x0e\n" +
+	"\x02on\x18\x04 \x01(\bR\x02on\";\n" +
+	"\x1aPutObjectLegalHoldResponse\x12\x1d\n" +
 	"\n" +
 	"version_id\x18\x01 \x01(\tR\tversionId\"\xa4\x02\n" +
 	"\x0fMultipartUpload\x12\x16\n" +
@@ -3556,7 +3877,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +
 	"\ttruncated\x18\x03 \x01(\bR\ttruncated\x12&\n" +
 	"\x0fnext_key_marker\x18\x04 \x01(\tR\rnextKeyMarker\x121\n" +
-	"\x15next_upload_id_marker\x18\x05 \x01(\tR\x12nextUploadIdMarker*\x9c\x03\n" +
+	"\x15next_upload_id_marker\x18\x05 \x01(\tR\x12nextUploadIdMarker*\xd7\x03\n" +
 	"\x06Reason\x12\x16\n" +
 	"\x12REASON_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15REASON_NO_SUCH_BUCKET\x10\x01\x12\x16\n" +
@@ -3572,13 +3893,15 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x12\x1e\n" +
 	"\x1aREASON_PRECONDITION_FAILED\x10\v\x12 \n" +
 	"\x1cREASON_NO_SUCH_BUCKET_CONFIG\x10\f\x12\x1f\n" +
-	"\x1bREASON_CONDITIONAL_CONFLICT\x10\r*v\n" +
+	"\x1bREASON_CONDITIONAL_CONFLICT\x10\r\x12\x18\n" +
+	"\x14REASON_OBJECT_LOCKED\x10\x0e\x12\x1f\n" +
+	"\x1bREASON_INVALID_BUCKET_STATE\x10\x0f*v\n" +
 	"\n" +
 	"Versioning\x12\x1a\n" +
 	"\x16VERSIONING_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16VERSIONING_UNVERSIONED\x10\x01\x12\x16\n" +
 	"\x12VERSIONING_ENABLED\x10\x02\x12\x18\n" +
-	"\x14VERSIONING_SUSPENDED\x10\x032\xa2\x12\n" +
+	"\x14VERSIONING_SUSPENDED\x10\x032\x88\x14\n" +
 	"\x0fMetadataService\x12_\n" +
 	"\fCreateBucket\x12&.anvil.metadata.v1.CreateBucketRequest\x1a'.anvil.metadata.v1.CreateBucketResponse\x12V\n" +
 	"\tGetBucket\x12#.anvil.metadata.v1.GetBucketRequest\x1a$.anvil.metadata.v1.GetBucketResponse\x12\\\n" +
@@ -3594,7 +3917,9 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\x0fGetBucketConfig\x12).anvil.metadata.v1.GetBucketConfigRequest\x1a*.anvil.metadata.v1.GetBucketConfigResponse\x12q\n" +
 	"\x12DeleteBucketConfig\x12,.anvil.metadata.v1.DeleteBucketConfigRequest\x1a-.anvil.metadata.v1.DeleteBucketConfigResponse\x12k\n" +
 	"\x10PutObjectTagging\x12*.anvil.metadata.v1.PutObjectTaggingRequest\x1a+.anvil.metadata.v1.PutObjectTaggingResponse\x12t\n" +
-	"\x13DeleteObjectTagging\x12-.anvil.metadata.v1.DeleteObjectTaggingRequest\x1a..anvil.metadata.v1.DeleteObjectTaggingResponse\x12z\n" +
+	"\x13DeleteObjectTagging\x12-.anvil.metadata.v1.DeleteObjectTaggingRequest\x1a..anvil.metadata.v1.DeleteObjectTaggingResponse\x12q\n" +
+	"\x12PutObjectRetention\x12,.anvil.metadata.v1.PutObjectRetentionRequest\x1a-.anvil.metadata.v1.PutObjectRetentionResponse\x12q\n" +
+	"\x12PutObjectLegalHold\x12,.anvil.metadata.v1.PutObjectLegalHoldRequest\x1a-.anvil.metadata.v1.PutObjectLegalHoldResponse\x12z\n" +
 	"\x15CreateMultipartUpload\x12/.anvil.metadata.v1.CreateMultipartUploadRequest\x1a0.anvil.metadata.v1.CreateMultipartUploadResponse\x12q\n" +
 	"\x12GetMultipartUpload\x12,.anvil.metadata.v1.GetMultipartUploadRequest\x1a-.anvil.metadata.v1.GetMultipartUploadResponse\x12P\n" +
 	"\aPutPart\x12!.anvil.metadata.v1.PutPartRequest\x1a\".anvil.metadata.v1.PutPartResponse\x12V\n" +
@@ -3616,7 +3941,7 @@ func file_anvil_metadata_v1_metadata_proto_rawDescGZIP() []byte {
 }
 
 var file_anvil_metadata_v1_metadata_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_anvil_metadata_v1_metadata_proto_msgTypes = make([]protoimpl.MessageInfo, 61)
 var file_anvil_metadata_v1_metadata_proto_goTypes = []any{
 	(Reason)(0),                             // 0: anvil.metadata.v1.Reason
 	(Versioning)(0),                         // 1: anvil.metadata.v1.Versioning
@@ -3654,118 +3979,128 @@ var file_anvil_metadata_v1_metadata_proto_goTypes = []any{
 	(*PutObjectTaggingResponse)(nil),        // 33: anvil.metadata.v1.PutObjectTaggingResponse
 	(*DeleteObjectTaggingRequest)(nil),      // 34: anvil.metadata.v1.DeleteObjectTaggingRequest
 	(*DeleteObjectTaggingResponse)(nil),     // 35: anvil.metadata.v1.DeleteObjectTaggingResponse
-	(*MultipartUpload)(nil),                 // 36: anvil.metadata.v1.MultipartUpload
-	(*CreateMultipartUploadRequest)(nil),    // 37: anvil.metadata.v1.CreateMultipartUploadRequest
-	(*CreateMultipartUploadResponse)(nil),   // 38: anvil.metadata.v1.CreateMultipartUploadResponse
-	(*GetMultipartUploadRequest)(nil),       // 39: anvil.metadata.v1.GetMultipartUploadRequest
-	(*GetMultipartUploadResponse)(nil),      // 40: anvil.metadata.v1.GetMultipartUploadResponse
-	(*Part)(nil),                            // 41: anvil.metadata.v1.Part
-	(*PutPartRequest)(nil),                  // 42: anvil.metadata.v1.PutPartRequest
-	(*PutPartResponse)(nil),                 // 43: anvil.metadata.v1.PutPartResponse
-	(*ListPartsRequest)(nil),                // 44: anvil.metadata.v1.ListPartsRequest
-	(*ListPartsResponse)(nil),               // 45: anvil.metadata.v1.ListPartsResponse
-	(*CompletedPart)(nil),                   // 46: anvil.metadata.v1.CompletedPart
-	(*CompleteMultipartUploadRequest)(nil),  // 47: anvil.metadata.v1.CompleteMultipartUploadRequest
-	(*CompleteMultipartUploadResponse)(nil), // 48: anvil.metadata.v1.CompleteMultipartUploadResponse
-	(*AbortMultipartUploadRequest)(nil),     // 49: anvil.metadata.v1.AbortMultipartUploadRequest
-	(*AbortMultipartUploadResponse)(nil),    // 50: anvil.metadata.v1.AbortMultipartUploadResponse
-	(*ListMultipartUploadsRequest)(nil),     // 51: anvil.metadata.v1.ListMultipartUploadsRequest
-	(*ListMultipartUploadsResponse)(nil),    // 52: anvil.metadata.v1.ListMultipartUploadsResponse
-	nil,                                     // 53: anvil.metadata.v1.Segment.ChecksumsEntry
-	nil,                                     // 54: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
-	nil,                                     // 55: anvil.metadata.v1.ObjectVersion.TagsEntry
-	nil,                                     // 56: anvil.metadata.v1.ObjectVersion.ChecksumsEntry
-	nil,                                     // 57: anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
-	nil,                                     // 58: anvil.metadata.v1.CompletedPart.ChecksumsEntry
-	(*timestamppb.Timestamp)(nil),           // 59: google.protobuf.Timestamp
+	(*PutObjectRetentionRequest)(nil),       // 36: anvil.metadata.v1.PutObjectRetentionRequest
+	(*PutObjectRetentionResponse)(nil),      // 37: anvil.metadata.v1.PutObjectRetentionResponse
+	(*PutObjectLegalHoldRequest)(nil),       // 38: anvil.metadata.v1.PutObjectLegalHoldRequest
+	(*PutObjectLegalHoldResponse)(nil),      // 39: anvil.metadata.v1.PutObjectLegalHoldResponse
+	(*MultipartUpload)(nil),                 // 40: anvil.metadata.v1.MultipartUpload
+	(*CreateMultipartUploadRequest)(nil),    // 41: anvil.metadata.v1.CreateMultipartUploadRequest
+	(*CreateMultipartUploadResponse)(nil),   // 42: anvil.metadata.v1.CreateMultipartUploadResponse
+	(*GetMultipartUploadRequest)(nil),       // 43: anvil.metadata.v1.GetMultipartUploadRequest
+	(*GetMultipartUploadResponse)(nil),      // 44: anvil.metadata.v1.GetMultipartUploadResponse
+	(*Part)(nil),                            // 45: anvil.metadata.v1.Part
+	(*PutPartRequest)(nil),                  // 46: anvil.metadata.v1.PutPartRequest
+	(*PutPartResponse)(nil),                 // 47: anvil.metadata.v1.PutPartResponse
+	(*ListPartsRequest)(nil),                // 48: anvil.metadata.v1.ListPartsRequest
+	(*ListPartsResponse)(nil),               // 49: anvil.metadata.v1.ListPartsResponse
+	(*CompletedPart)(nil),                   // 50: anvil.metadata.v1.CompletedPart
+	(*CompleteMultipartUploadRequest)(nil),  // 51: anvil.metadata.v1.CompleteMultipartUploadRequest
+	(*CompleteMultipartUploadResponse)(nil), // 52: anvil.metadata.v1.CompleteMultipartUploadResponse
+	(*AbortMultipartUploadRequest)(nil),     // 53: anvil.metadata.v1.AbortMultipartUploadRequest
+	(*AbortMultipartUploadResponse)(nil),    // 54: anvil.metadata.v1.AbortMultipartUploadResponse
+	(*ListMultipartUploadsRequest)(nil),     // 55: anvil.metadata.v1.ListMultipartUploadsRequest
+	(*ListMultipartUploadsResponse)(nil),    // 56: anvil.metadata.v1.ListMultipartUploadsResponse
+	nil,                                     // 57: anvil.metadata.v1.Segment.ChecksumsEntry
+	nil,                                     // 58: anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	nil,                                     // 59: anvil.metadata.v1.ObjectVersion.TagsEntry
+	nil,                                     // 60: anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	nil,                                     // 61: anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	nil,                                     // 62: anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	(*timestamppb.Timestamp)(nil),           // 63: google.protobuf.Timestamp
 }
 var file_anvil_metadata_v1_metadata_proto_depIdxs = []int32{
-	59, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
+	63, // 0: anvil.metadata.v1.Bucket.created_at:type_name -> google.protobuf.Timestamp
 	1,  // 1: anvil.metadata.v1.Bucket.versioning:type_name -> anvil.metadata.v1.Versioning
 	2,  // 2: anvil.metadata.v1.CreateBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
 	2,  // 3: anvil.metadata.v1.GetBucketResponse.bucket:type_name -> anvil.metadata.v1.Bucket
 	2,  // 4: anvil.metadata.v1.ListBucketsResponse.buckets:type_name -> anvil.metadata.v1.Bucket
-	53, // 5: anvil.metadata.v1.Segment.checksums:type_name -> anvil.metadata.v1.Segment.ChecksumsEntry
-	59, // 6: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
-	54, // 7: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
+	57, // 5: anvil.metadata.v1.Segment.checksums:type_name -> anvil.metadata.v1.Segment.ChecksumsEntry
+	63, // 6: anvil.metadata.v1.ObjectVersion.last_modified:type_name -> google.protobuf.Timestamp
+	58, // 7: anvil.metadata.v1.ObjectVersion.user_metadata:type_name -> anvil.metadata.v1.ObjectVersion.UserMetadataEntry
 	11, // 8: anvil.metadata.v1.ObjectVersion.segments:type_name -> anvil.metadata.v1.Segment
-	55, // 9: anvil.metadata.v1.ObjectVersion.tags:type_name -> anvil.metadata.v1.ObjectVersion.TagsEntry
-	56, // 10: anvil.metadata.v1.ObjectVersion.checksums:type_name -> anvil.metadata.v1.ObjectVersion.ChecksumsEntry
-	12, // 11: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
-	13, // 12: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 13: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 14: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	13, // 15: anvil.metadata.v1.DeleteObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 16: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
-	12, // 17: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
-	1,  // 18: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
-	2,  // 19: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
-	57, // 20: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
-	59, // 21: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
-	12, // 22: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 23: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 24: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	36, // 25: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	59, // 26: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
-	11, // 27: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
-	11, // 28: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
-	41, // 29: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
-	36, // 30: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
-	41, // 31: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
-	58, // 32: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
-	46, // 33: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
-	13, // 34: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 35: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	36, // 36: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
-	3,  // 37: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
-	5,  // 38: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
-	7,  // 39: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
-	9,  // 40: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
-	14, // 41: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
-	16, // 42: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
-	18, // 43: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
-	20, // 44: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
-	22, // 45: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
-	24, // 46: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
-	26, // 47: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
-	28, // 48: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
-	30, // 49: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
-	32, // 50: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
-	34, // 51: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
-	37, // 52: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
-	39, // 53: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
-	42, // 54: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
-	44, // 55: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
-	47, // 56: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
-	49, // 57: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
-	51, // 58: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
-	4,  // 59: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
-	6,  // 60: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
-	8,  // 61: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
-	10, // 62: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
-	15, // 63: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
-	17, // 64: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
-	19, // 65: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
-	21, // 66: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
-	23, // 67: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
-	25, // 68: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
-	27, // 69: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
-	29, // 70: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
-	31, // 71: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
-	33, // 72: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
-	35, // 73: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
-	38, // 74: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
-	40, // 75: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
-	43, // 76: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
-	45, // 77: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
-	48, // 78: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
-	50, // 79: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
-	52, // 80: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
-	59, // [59:81] is the sub-list for method output_type
-	37, // [37:59] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	59, // 9: anvil.metadata.v1.ObjectVersion.tags:type_name -> anvil.metadata.v1.ObjectVersion.TagsEntry
+	60, // 10: anvil.metadata.v1.ObjectVersion.checksums:type_name -> anvil.metadata.v1.ObjectVersion.ChecksumsEntry
+	63, // 11: anvil.metadata.v1.ObjectVersion.lock_retain_until:type_name -> google.protobuf.Timestamp
+	12, // 12: anvil.metadata.v1.CommitObjectRequest.version:type_name -> anvil.metadata.v1.ObjectVersion
+	13, // 13: anvil.metadata.v1.CommitObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 14: anvil.metadata.v1.CommitObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 15: anvil.metadata.v1.GetObjectResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	13, // 16: anvil.metadata.v1.DeleteObjectRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 17: anvil.metadata.v1.ListObjectsResponse.objects:type_name -> anvil.metadata.v1.ObjectVersion
+	12, // 18: anvil.metadata.v1.ListObjectVersionsResponse.versions:type_name -> anvil.metadata.v1.ObjectVersion
+	1,  // 19: anvil.metadata.v1.SetBucketVersioningRequest.versioning:type_name -> anvil.metadata.v1.Versioning
+	2,  // 20: anvil.metadata.v1.SetBucketVersioningResponse.bucket:type_name -> anvil.metadata.v1.Bucket
+	61, // 21: anvil.metadata.v1.PutObjectTaggingRequest.tags:type_name -> anvil.metadata.v1.PutObjectTaggingRequest.TagsEntry
+	63, // 22: anvil.metadata.v1.PutObjectRetentionRequest.retain_until:type_name -> google.protobuf.Timestamp
+	63, // 23: anvil.metadata.v1.MultipartUpload.initiated:type_name -> google.protobuf.Timestamp
+	12, // 24: anvil.metadata.v1.MultipartUpload.template:type_name -> anvil.metadata.v1.ObjectVersion
+	40, // 25: anvil.metadata.v1.CreateMultipartUploadRequest.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	40, // 26: anvil.metadata.v1.CreateMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	40, // 27: anvil.metadata.v1.GetMultipartUploadResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	63, // 28: anvil.metadata.v1.Part.last_modified:type_name -> google.protobuf.Timestamp
+	11, // 29: anvil.metadata.v1.Part.segment:type_name -> anvil.metadata.v1.Segment
+	11, // 30: anvil.metadata.v1.PutPartRequest.segment:type_name -> anvil.metadata.v1.Segment
+	45, // 31: anvil.metadata.v1.PutPartResponse.part:type_name -> anvil.metadata.v1.Part
+	40, // 32: anvil.metadata.v1.ListPartsResponse.upload:type_name -> anvil.metadata.v1.MultipartUpload
+	45, // 33: anvil.metadata.v1.ListPartsResponse.parts:type_name -> anvil.metadata.v1.Part
+	62, // 34: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
+	50, // 35: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
+	13, // 36: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
+	12, // 37: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	40, // 38: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
+	3,  // 39: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
+	5,  // 40: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
+	7,  // 41: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
+	9,  // 42: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
+	14, // 43: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
+	16, // 44: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
+	18, // 45: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
+	20, // 46: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
+	22, // 47: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
+	24, // 48: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
+	26, // 49: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
+	28, // 50: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
+	30, // 51: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
+	32, // 52: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
+	34, // 53: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
+	36, // 54: anvil.metadata.v1.MetadataService.PutObjectRetention:input_type -> anvil.metadata.v1.PutObjectRetentionRequest
+	38, // 55: anvil.metadata.v1.MetadataService.PutObjectLegalHold:input_type -> anvil.metadata.v1.PutObjectLegalHoldRequest
+	41, // 56: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
+	43, // 57: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
+	46, // 58: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
+	48, // 59: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
+	51, // 60: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
+	53, // 61: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
+	55, // 62: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
+	4,  // 63: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
+	6,  // 64: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
+	8,  // 65: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
+	10, // 66: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
+	15, // 67: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
+	17, // 68: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
+	19, // 69: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
+	21, // 70: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
+	23, // 71: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
+	25, // 72: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
+	27, // 73: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
+	29, // 74: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
+	31, // 75: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
+	33, // 76: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
+	35, // 77: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
+	37, // 78: anvil.metadata.v1.MetadataService.PutObjectRetention:output_type -> anvil.metadata.v1.PutObjectRetentionResponse
+	39, // 79: anvil.metadata.v1.MetadataService.PutObjectLegalHold:output_type -> anvil.metadata.v1.PutObjectLegalHoldResponse
+	42, // 80: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
+	44, // 81: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
+	47, // 82: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
+	49, // 83: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
+	52, // 84: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
+	54, // 85: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
+	56, // 86: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
+	63, // [63:87] is the sub-list for method output_type
+	39, // [39:63] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_anvil_metadata_v1_metadata_proto_init() }
@@ -3779,7 +4114,7 @@ func file_anvil_metadata_v1_metadata_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_anvil_metadata_v1_metadata_proto_rawDesc), len(file_anvil_metadata_v1_metadata_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   57,
+			NumMessages:   61,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

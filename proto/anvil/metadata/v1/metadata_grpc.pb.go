@@ -34,6 +34,8 @@ const (
 	MetadataService_DeleteBucketConfig_FullMethodName      = "/anvil.metadata.v1.MetadataService/DeleteBucketConfig"
 	MetadataService_PutObjectTagging_FullMethodName        = "/anvil.metadata.v1.MetadataService/PutObjectTagging"
 	MetadataService_DeleteObjectTagging_FullMethodName     = "/anvil.metadata.v1.MetadataService/DeleteObjectTagging"
+	MetadataService_PutObjectRetention_FullMethodName      = "/anvil.metadata.v1.MetadataService/PutObjectRetention"
+	MetadataService_PutObjectLegalHold_FullMethodName      = "/anvil.metadata.v1.MetadataService/PutObjectLegalHold"
 	MetadataService_CreateMultipartUpload_FullMethodName   = "/anvil.metadata.v1.MetadataService/CreateMultipartUpload"
 	MetadataService_GetMultipartUpload_FullMethodName      = "/anvil.metadata.v1.MetadataService/GetMultipartUpload"
 	MetadataService_PutPart_FullMethodName                 = "/anvil.metadata.v1.MetadataService/PutPart"
@@ -81,6 +83,14 @@ type MetadataServiceClient interface {
 	// Object tags of one version (the current one when version_id is empty).
 	PutObjectTagging(ctx context.Context, in *PutObjectTaggingRequest, opts ...grpc.CallOption) (*PutObjectTaggingResponse, error)
 	DeleteObjectTagging(ctx context.Context, in *DeleteObjectTaggingRequest, opts ...grpc.CallOption) (*DeleteObjectTaggingResponse, error)
+	// Object Lock of one version (the current one when version_id is empty).
+	// Changing unexpired retention other than extending it fails
+	// PermissionDenied with reason OBJECT_LOCKED (GOVERNANCE yields to
+	// bypass_governance_retention). A bucket's object lock configuration is
+	// the bucket config of kind "object-lock"; while it exists versioning
+	// cannot be suspended (reason INVALID_BUCKET_STATE).
+	PutObjectRetention(ctx context.Context, in *PutObjectRetentionRequest, opts ...grpc.CallOption) (*PutObjectRetentionResponse, error)
+	PutObjectLegalHold(ctx context.Context, in *PutObjectLegalHoldRequest, opts ...grpc.CallOption) (*PutObjectLegalHoldResponse, error)
 	// Multipart uploads. Parts are erasure-coded by the gateway as they arrive
 	// (one Segment each) and are never copied again: Complete links them.
 	CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error)
@@ -257,6 +267,26 @@ func (c *metadataServiceClient) DeleteObjectTagging(ctx context.Context, in *Del
 	return out, nil
 }
 
+func (c *metadataServiceClient) PutObjectRetention(ctx context.Context, in *PutObjectRetentionRequest, opts ...grpc.CallOption) (*PutObjectRetentionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutObjectRetentionResponse)
+	err := c.cc.Invoke(ctx, MetadataService_PutObjectRetention_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *metadataServiceClient) PutObjectLegalHold(ctx context.Context, in *PutObjectLegalHoldRequest, opts ...grpc.CallOption) (*PutObjectLegalHoldResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PutObjectLegalHoldResponse)
+	err := c.cc.Invoke(ctx, MetadataService_PutObjectLegalHold_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *metadataServiceClient) CreateMultipartUpload(ctx context.Context, in *CreateMultipartUploadRequest, opts ...grpc.CallOption) (*CreateMultipartUploadResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(CreateMultipartUploadResponse)
@@ -365,6 +395,14 @@ type MetadataServiceServer interface {
 	// Object tags of one version (the current one when version_id is empty).
 	PutObjectTagging(context.Context, *PutObjectTaggingRequest) (*PutObjectTaggingResponse, error)
 	DeleteObjectTagging(context.Context, *DeleteObjectTaggingRequest) (*DeleteObjectTaggingResponse, error)
+	// Object Lock of one version (the current one when version_id is empty).
+	// Changing unexpired retention other than extending it fails
+	// PermissionDenied with reason OBJECT_LOCKED (GOVERNANCE yields to
+	// bypass_governance_retention). A bucket's object lock configuration is
+	// the bucket config of kind "object-lock"; while it exists versioning
+	// cannot be suspended (reason INVALID_BUCKET_STATE).
+	PutObjectRetention(context.Context, *PutObjectRetentionRequest) (*PutObjectRetentionResponse, error)
+	PutObjectLegalHold(context.Context, *PutObjectLegalHoldRequest) (*PutObjectLegalHoldResponse, error)
 	// Multipart uploads. Parts are erasure-coded by the gateway as they arrive
 	// (one Segment each) and are never copied again: Complete links them.
 	CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error)
@@ -435,6 +473,12 @@ func (UnimplementedMetadataServiceServer) PutObjectTagging(context.Context, *Put
 }
 func (UnimplementedMetadataServiceServer) DeleteObjectTagging(context.Context, *DeleteObjectTaggingRequest) (*DeleteObjectTaggingResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteObjectTagging not implemented")
+}
+func (UnimplementedMetadataServiceServer) PutObjectRetention(context.Context, *PutObjectRetentionRequest) (*PutObjectRetentionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutObjectRetention not implemented")
+}
+func (UnimplementedMetadataServiceServer) PutObjectLegalHold(context.Context, *PutObjectLegalHoldRequest) (*PutObjectLegalHoldResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PutObjectLegalHold not implemented")
 }
 func (UnimplementedMetadataServiceServer) CreateMultipartUpload(context.Context, *CreateMultipartUploadRequest) (*CreateMultipartUploadResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateMultipartUpload not implemented")
@@ -748,6 +792,42 @@ func _MetadataService_DeleteObjectTagging_Handler(srv interface{}, ctx context.C
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MetadataService_PutObjectRetention_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutObjectRetentionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).PutObjectRetention(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_PutObjectRetention_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).PutObjectRetention(ctx, req.(*PutObjectRetentionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MetadataService_PutObjectLegalHold_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PutObjectLegalHoldRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MetadataServiceServer).PutObjectLegalHold(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MetadataService_PutObjectLegalHold_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MetadataServiceServer).PutObjectLegalHold(ctx, req.(*PutObjectLegalHoldRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _MetadataService_CreateMultipartUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateMultipartUploadRequest)
 	if err := dec(in); err != nil {
@@ -940,6 +1020,14 @@ var MetadataService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteObjectTagging",
 			Handler:    _MetadataService_DeleteObjectTagging_Handler,
+		},
+		{
+			MethodName: "PutObjectRetention",
+			Handler:    _MetadataService_PutObjectRetention_Handler,
+		},
+		{
+			MethodName: "PutObjectLegalHold",
+			Handler:    _MetadataService_PutObjectLegalHold_Handler,
 		},
 		{
 			MethodName: "CreateMultipartUpload",

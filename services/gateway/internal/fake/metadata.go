@@ -248,7 +248,7 @@ func (m *Metadata) DeleteObject(_ context.Context, req *metadatav1.DeleteObjectR
 	if err := m.preconditionsLocked(req.GetBucket(), req.GetKey(), req.GetPreconditions()); err != nil {
 		return nil, err
 	}
-	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId()), nil
+	return m.deleteLocked(req.GetBucket(), req.GetKey(), req.GetVersionId(), req.GetBypassGovernanceRetention())
 }
 
 // ListObjects implements metadatav1.MetadataServiceServer: byte order, keys

@@ -139,7 +139,7 @@ func (m *Metadata) dropLocked(vs []*metadatav1.ObjectVersion, id string) []*meta
 }
 
 // deleteLocked deletes as DeleteObject does.
-func (m *Metadata) deleteLocked(bucket, key, id string) *metadatav1.DeleteObjectResponse {
+func (m *Metadata) deleteLocked(bucket, key, id string, bypass bool) (*metadatav1.DeleteObjectResponse, error) {
 	objs := m.objects[bucket]
 	vs := objs[key]
 	setVersions := func(vs []*metadatav1.ObjectVersion) {
@@ -152,11 +152,14 @@ func (m *Metadata) deleteLocked(bucket, key, id string) *metadatav1.DeleteObject
 	if id != "" {
 		for _, v := range vs {
 			if v.GetVersionId() == id {
+				if err := m.checkRemoveLocked(v, bypass); err != nil {
+					return nil, err
+				}
 				setVersions(m.dropLocked(vs, id))
-				return &metadatav1.DeleteObjectResponse{Deleted: true, DeleteMarker: v.GetDeleteMarker(), VersionId: id}
+				return &metadatav1.DeleteObjectResponse{Deleted: true, DeleteMarker: v.GetDeleteMarker(), VersionId: id}, nil
 			}
 		}
-		return &metadatav1.DeleteObjectResponse{}
+		return &metadatav1.DeleteObjectResponse{}, nil
 	}
 	marker := &metadatav1.ObjectVersion{Bucket: bucket, Key: key, DeleteMarker: true, LastModified: timestamppb.New(m.now())}
 	switch m.buckets[bucket].GetVersioning() {
@@ -170,10 +173,10 @@ func (m *Metadata) deleteLocked(bucket, key, id string) *metadatav1.DeleteObject
 			m.collectLocked(v)
 		}
 		setVersions(nil)
-		return &metadatav1.DeleteObjectResponse{Deleted: len(vs) > 0}
+		return &metadatav1.DeleteObjectResponse{Deleted: len(vs) > 0}, nil
 	}
 	setVersions(append([]*metadatav1.ObjectVersion{marker}, vs...))
-	return &metadatav1.DeleteObjectResponse{Deleted: true, DeleteMarker: true, VersionId: marker.VersionId}
+	return &metadatav1.DeleteObjectResponse{Deleted: true, DeleteMarker: true, VersionId: marker.VersionId}, nil
 }
 
 // SetBucketVersioning implements metadatav1.MetadataServiceServer.
@@ -191,6 +194,9 @@ func (m *Metadata) SetBucketVersioning(_ context.Context, req *metadatav1.SetBuc
 	case metadatav1.Versioning_VERSIONING_ENABLED, metadatav1.Versioning_VERSIONING_SUSPENDED:
 	default:
 		return nil, status.Error(codes.InvalidArgument, "versioning can only be enabled or suspended")
+	}
+	if _, locked := m.configs[req.GetBucket()][objectLockKind]; locked && req.GetVersioning() == metadatav1.Versioning_VERSIONING_SUSPENDED {
+		return nil, reasonErr(codes.FailedPrecondition, metadatav1.Reason_REASON_INVALID_BUCKET_STATE, "object lock keeps versioning enabled")
 	}
 	b.Versioning = req.GetVersioning()
 	return &metadatav1.SetBucketVersioningResponse{Bucket: proto.Clone(b).(*metadatav1.Bucket)}, nil
@@ -288,6 +294,9 @@ func (m *Metadata) PutBucketConfig(_ context.Context, req *metadatav1.PutBucketC
 	}
 	if m.configs[req.GetBucket()] == nil {
 		m.configs[req.GetBucket()] = map[string][]byte{}
+	}
+	if req.GetKind() == objectLockKind {
+		m.buckets[req.GetBucket()].ObjectLockEnabled = true
 	}
 	m.configs[req.GetBucket()][req.GetKind()] = append([]byte(nil), req.GetDocument()...)
 	return &metadatav1.PutBucketConfigResponse{}, nil

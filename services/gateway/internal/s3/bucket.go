@@ -116,9 +116,7 @@ func regionLike(s string) bool {
 }
 
 func (h *Handler) createBucket(req *request) error {
-	if req.r.Header.Get("x-amz-bucket-object-lock-enabled") == "true" {
-		return newError(ErrNotImplemented, "Object lock is not implemented.")
-	}
+	lock, _ := strconv.ParseBool(req.r.Header.Get("x-amz-bucket-object-lock-enabled"))
 	data, err := readConfigBody(req.body)
 	if err != nil {
 		return err
@@ -158,6 +156,11 @@ func (h *Handler) createBucket(req *request) error {
 			return err
 		}
 		if err := h.putBucketConfig(req, aclKind, doc); err != nil {
+			return err
+		}
+	}
+	if lock {
+		if err := h.enableObjectLock(req); err != nil {
 			return err
 		}
 	}

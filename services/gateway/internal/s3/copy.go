@@ -244,6 +244,11 @@ func (h *Handler) copyObject(req *request) error {
 	} else {
 		v.Tags = src.GetTags()
 	}
+	// The copy's lock comes from the request (or the bucket's default),
+	// never from the source.
+	if err := h.lockFromHeaders(req, dst, v); err != nil {
+		return err
+	}
 	if err := h.precheckWrite(req, v.Bucket, v.Key, pre); err != nil {
 		return err
 	}

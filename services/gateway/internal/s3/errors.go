@@ -118,6 +118,11 @@ const (
 	// SigV4 authentication and POST Object errors.
 	ErrInvalidToken          = "InvalidToken"
 	ErrInvalidChunkSizeError = "InvalidChunkSizeError"
+
+	// Object lock errors.
+	ErrInvalidBucketState            = "InvalidBucketState"
+	ErrMissingRequestBodyError       = "MissingRequestBodyError"
+	ErrNoSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -198,6 +203,11 @@ var errorTable = map[string]Error{
 	// SigV4 authentication and POST Object errors.
 	ErrInvalidToken:          {HTTPStatus: http.StatusBadRequest, Message: "The provided token is malformed or otherwise invalid."},
 	ErrInvalidChunkSizeError: {HTTPStatus: http.StatusBadRequest, Message: "Only the last chunk is allowed to have a size less than 8192 bytes"},
+
+	// Object lock errors.
+	ErrInvalidBucketState:            {HTTPStatus: http.StatusConflict, Message: "The request is not valid with the current state of the bucket."},
+	ErrMissingRequestBodyError:       {HTTPStatus: http.StatusBadRequest, Message: "Request Body is empty"},
+	ErrNoSuchObjectLockConfiguration: {HTTPStatus: http.StatusBadRequest, Message: "The specified object does not have a ObjectLock configuration."},
 }
 
 // newError returns the table's error for code, with msg replacing the
@@ -306,6 +316,11 @@ func fromStatus(st *status.Status) *Error {
 			return newError(ErrPreconditionFailed, "")
 		case metadatav1.Reason_REASON_CONDITIONAL_CONFLICT.String():
 			return newError(ErrConditionalRequestConflict, "")
+		// Object lock.
+		case metadatav1.Reason_REASON_OBJECT_LOCKED.String():
+			return newError(ErrAccessDenied, "Access Denied because object protected by object lock.")
+		case metadatav1.Reason_REASON_INVALID_BUCKET_STATE.String():
+			return newError(ErrInvalidBucketState, "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.")
 		}
 	}
 	switch st.Code() {

@@ -265,6 +265,15 @@ func (h *Handler) createMultipartUpload(req *request) error {
 	if e != nil {
 		return e
 	}
+	b, err := h.bucket(req)
+	if err != nil {
+		return err
+	}
+	// The object gets its lock on Complete, from the template; a default
+	// retention counts from now.
+	if err := h.lockFromHeaders(req, b, tmpl); err != nil {
+		return err
+	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.CreateMultipartUpload(ctx, &metadatav1.CreateMultipartUploadRequest{Upload: &metadatav1.MultipartUpload{

@@ -105,6 +105,9 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	if err != nil {
 		return err
 	}
+	if err := h.lockFromHeaders(req, b, v); err != nil {
+		return err
+	}
 	if err := h.precheckWrite(req, v.Bucket, v.Key, pre); err != nil {
 		return err
 	}

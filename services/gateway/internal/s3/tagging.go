@@ -221,8 +221,7 @@ func (h *Handler) putObjectTagging(req *request) error {
 		Tags:      tags,
 	})
 	if err != nil {
-		markerHeaders(req.w.Header(), b, err)
-		return fmt.Errorf("put object tagging: %w", err)
+		return versionUpdateError(req, b, "put object tagging", err)
 	}
 	setVersionID(req.w.Header(), b, resp.GetVersionId())
 	req.w.Header().Set("Content-Length", "0")
@@ -259,8 +258,7 @@ func (h *Handler) deleteObjectTagging(req *request) error {
 		VersionId: lookupVersionID(b, req.route.Query.Get("versionId")),
 	})
 	if err != nil {
-		markerHeaders(req.w.Header(), b, err)
-		return fmt.Errorf("delete object tagging: %w", err)
+		return versionUpdateError(req, b, "delete object tagging", err)
 	}
 	setVersionID(req.w.Header(), b, resp.GetVersionId())
 	req.w.WriteHeader(http.StatusNoContent)

@@ -60,6 +60,7 @@ var bucketFeatureRoutes = []featureRoute{
 	{http.MethodGet, "encryption", OpGetBucketEncryption},
 	{http.MethodDelete, "encryption", OpDeleteBucketEncryption},
 	{http.MethodGet, "object-lock", OpGetObjectLockConfiguration},
+	{http.MethodPut, "object-lock", OpPutObjectLockConfiguration},
 	{http.MethodGet, "website", OpGetBucketWebsite},
 	{http.MethodPut, "website", OpPutBucketWebsite},
 	{http.MethodDelete, "website", OpDeleteBucketWebsite},
@@ -161,15 +162,17 @@ var featureHandlers = map[string]func(*Handler, *request) error{
 	OpPutBucketWebsite:    (*Handler).putBucketWebsite,
 	OpDeleteBucketWebsite: (*Handler).deleteBucketWebsite,
 
-	OpGetBucketLifecycle:         notConfigured(newError(ErrNoSuchLifecycleConfiguration, "")),
-	OpGetBucketEncryption:        notConfigured(newError(ErrServerSideEncryptionConfigurationNotFoundError, "")),
-	OpGetObjectLockConfiguration: notConfigured(newError(ErrObjectLockConfigurationNotFoundError, "")),
-	OpGetBucketReplication:       notConfigured(newError(ErrReplicationConfigurationNotFoundError, "")),
-	OpGetPublicAccessBlock:       notConfigured(newError(ErrNoSuchPublicAccessBlockConfiguration, "")),
-	OpGetObjectRetention:         noObjectLock,
-	OpGetObjectLegalHold:         noObjectLock,
-	OpPutObjectRetention:         noObjectLock,
-	OpPutObjectLegalHold:         noObjectLock,
+	OpGetObjectLockConfiguration: (*Handler).getObjectLockConfiguration,
+	OpPutObjectLockConfiguration: (*Handler).putObjectLockConfiguration,
+	OpGetObjectRetention:         (*Handler).getObjectRetention,
+	OpPutObjectRetention:         (*Handler).putObjectRetention,
+	OpGetObjectLegalHold:         (*Handler).getObjectLegalHold,
+	OpPutObjectLegalHold:         (*Handler).putObjectLegalHold,
+
+	OpGetBucketLifecycle:   notConfigured(newError(ErrNoSuchLifecycleConfiguration, "")),
+	OpGetBucketEncryption:  notConfigured(newError(ErrServerSideEncryptionConfigurationNotFoundError, "")),
+	OpGetBucketReplication: notConfigured(newError(ErrReplicationConfigurationNotFoundError, "")),
+	OpGetPublicAccessBlock: notConfigured(newError(ErrNoSuchPublicAccessBlockConfiguration, "")),
 
 	OpDeleteBucketLifecycle:   nothingToDelete,
 	OpDeleteBucketEncryption:  nothingToDelete,
@@ -202,15 +205,6 @@ func nothingToDelete(h *Handler, req *request) error {
 	}
 	req.w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// noObjectLock answers object retention and legal hold requests: no bucket
-// has object lock.
-func noObjectLock(h *Handler, req *request) error {
-	if _, err := h.bucket(req); err != nil {
-		return err
-	}
-	return newError(ErrInvalidRequest, "Bucket is missing Object Lock Configuration")
 }
 
 // emptyDocument answers with doc for an existing bucket.

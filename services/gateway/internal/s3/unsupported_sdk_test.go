@@ -145,7 +145,6 @@ func TestUnsupportedSubresourcesAnswer501(t *testing.T) {
 		{"PUT", "/subs?accelerate"},
 		{"PUT", "/subs?requestPayment"},
 		{"PUT", "/subs?publicAccessBlock"},
-		{"PUT", "/subs?object-lock"},
 		{"GET", "/subs?inventory"},
 		{"GET", "/subs?metrics"},
 		{"GET", "/subs?analytics"},

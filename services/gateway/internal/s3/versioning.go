@@ -73,6 +73,7 @@ func versionIDHeader(w http.ResponseWriter, b *metadatav1.Bucket, v *metadatav1.
 func versionHeaders(hdr http.Header, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) {
 	setVersionID(hdr, b, v.GetVersionId())
 	taggingCountHeader(hdr, v)
+	objectLockHeaders(hdr, v)
 }
 
 // checkVersionID refuses a version id that cannot name a version: ids are
@@ -140,6 +141,18 @@ func markerHeaders(hdr http.Header, b *metadatav1.Bucket, err error) {
 		hdr.Set(deleteMarkerHdr, "true")
 		setVersionID(hdr, b, id)
 	}
+}
+
+// versionUpdateError is what a refused update of a version (tagging,
+// retention, legal hold) answers: a delete marker named by versionId is
+// MethodNotAllowed, as in S3; a key hidden by a delete marker is NoSuchKey
+// with the marker's headers.
+func versionUpdateError(req *request, b *metadatav1.Bucket, op string, err error) error {
+	markerHeaders(req.w.Header(), b, err)
+	if _, marker := deleteMarkerID(err); marker && req.route.Query.Get("versionId") != "" {
+		return newError(ErrMethodNotAllowed, "The specified method is not allowed against this resource.")
+	}
+	return fmt.Errorf("%s: %w", op, err)
 }
 
 // getVersion looks up the version a GET, HEAD or tagging request addresses
@@ -423,11 +436,14 @@ func (h *Handler) deleteObject(req *request) error {
 }
 
 // metaDelete asks metadata to delete key (one version when versionID is
-// set), when pre (if any) holds.
+// set), when pre (if any) holds; object lock may refuse it.
 func (h *Handler) metaDelete(req *request, key, versionID string, pre *metadatav1.WritePreconditions) (*metadatav1.DeleteObjectResponse, error) {
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
-	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: req.route.Bucket, Key: key, VersionId: versionID, Preconditions: pre})
+	resp, err := h.meta.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{
+		Bucket: req.route.Bucket, Key: key, VersionId: versionID, Preconditions: pre,
+		BypassGovernanceRetention: bypassGovernance(req.r.Header),
+	})
 	if err != nil {
 		return nil, fmt.Errorf("delete object: %w", err)
 	}

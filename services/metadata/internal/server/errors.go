@@ -47,6 +47,8 @@ type errorMapping struct {
 //	ErrInvalidPartOrder    InvalidArgument      REASON_INVALID_PART_ORDER
 //	ErrEntityTooSmall      FailedPrecondition   REASON_ENTITY_TOO_SMALL
 //	ErrNoSuchSegment       NotFound             none (PlacementService: the owner moved on)
+//	ErrObjectLocked        PermissionDenied     REASON_OBJECT_LOCKED
+//	ErrInvalidBucketState  FailedPrecondition   REASON_INVALID_BUCKET_STATE
 //
 // A *store.DeleteMarkerError (a NoSuchKey whose version is a delete marker)
 // also carries the marker's version id in the ErrorInfo metadata under
@@ -72,6 +74,8 @@ func errorTable() []errorMapping {
 		{store.ErrInvalidPartOrder, codes.InvalidArgument, metadatav1.Reason_REASON_INVALID_PART_ORDER},
 		{store.ErrEntityTooSmall, codes.FailedPrecondition, metadatav1.Reason_REASON_ENTITY_TOO_SMALL},
 		{store.ErrNoSuchSegment, codes.NotFound, metadatav1.Reason_REASON_UNSPECIFIED},
+		{store.ErrObjectLocked, codes.PermissionDenied, metadatav1.Reason_REASON_OBJECT_LOCKED},
+		{store.ErrInvalidBucketState, codes.FailedPrecondition, metadatav1.Reason_REASON_INVALID_BUCKET_STATE},
 	}
 }
 

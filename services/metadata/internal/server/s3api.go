@@ -94,6 +94,25 @@ func (s *Server) DeleteObjectTagging(ctx context.Context, req *metadatav1.Delete
 	return &metadatav1.DeleteObjectTaggingResponse{VersionId: id}, nil
 }
 
+// PutObjectRetention sets or removes the retention of a version.
+func (s *Server) PutObjectRetention(ctx context.Context, req *metadatav1.PutObjectRetentionRequest) (*metadatav1.PutObjectRetentionResponse, error) {
+	id, err := s.store.PutObjectRetention(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId(), req.GetMode(),
+		optionalTime(req.GetRetainUntil()), req.GetBypassGovernanceRetention())
+	if err != nil {
+		return nil, err
+	}
+	return &metadatav1.PutObjectRetentionResponse{VersionId: id}, nil
+}
+
+// PutObjectLegalHold turns the legal hold of a version on or off.
+func (s *Server) PutObjectLegalHold(ctx context.Context, req *metadatav1.PutObjectLegalHoldRequest) (*metadatav1.PutObjectLegalHoldResponse, error) {
+	id, err := s.store.PutObjectLegalHold(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId(), req.GetOn())
+	if err != nil {
+		return nil, err
+	}
+	return &metadatav1.PutObjectLegalHoldResponse{VersionId: id}, nil
+}
+
 func uploadToProto(u store.Upload) *metadatav1.MultipartUpload {
 	return &metadatav1.MultipartUpload{
 		Bucket:            u.Bucket,
@@ -121,6 +140,9 @@ func templateToProto(v store.Version) *metadatav1.ObjectVersion {
 		WebsiteRedirectLocation: v.WebsiteRedirectLocation,
 		UserMetadata:            v.UserMetadata,
 		Tags:                    v.Tags,
+		LockMode:                v.LockMode,
+		LockRetainUntil:         optionalTimestamp(v.LockRetainUntil),
+		LegalHold:               v.LegalHold,
 	}
 }
 

@@ -89,12 +89,13 @@ func invalidArgument(format string, args ...any) error {
 
 func bucketToProto(b store.Bucket) *metadatav1.Bucket {
 	return &metadatav1.Bucket{
-		Name:         b.Name,
-		Region:       b.Region,
-		CreatedAt:    timestamppb.New(b.CreatedAt),
-		DataShards:   int32(b.DataShards),
-		ParityShards: int32(b.ParityShards),
-		Versioning:   versioningToProto(b.Versioning),
+		Name:              b.Name,
+		Region:            b.Region,
+		CreatedAt:         timestamppb.New(b.CreatedAt),
+		DataShards:        int32(b.DataShards),
+		ParityShards:      int32(b.ParityShards),
+		Versioning:        versioningToProto(b.Versioning),
+		ObjectLockEnabled: b.ObjectLock,
 	}
 }
 
@@ -158,6 +159,9 @@ func versionToProto(v store.Version) *metadatav1.ObjectVersion {
 		Checksums:               v.Checksums,
 		ChecksumType:            v.ChecksumType,
 		PartsCount:              int32(v.PartsCount),
+		LockMode:                v.LockMode,
+		LockRetainUntil:         optionalTimestamp(v.LockRetainUntil),
+		LegalHold:               v.LegalHold,
 	}
 	for _, s := range v.Segments {
 		out.Segments = append(out.Segments, segmentToProto(s))
@@ -184,11 +188,29 @@ func versionFromProto(v *metadatav1.ObjectVersion) store.Version {
 		Checksums:               v.GetChecksums(),
 		ChecksumType:            v.GetChecksumType(),
 		PartsCount:              int(v.GetPartsCount()),
+		LockMode:                v.GetLockMode(),
+		LockRetainUntil:         optionalTime(v.GetLockRetainUntil()),
+		LegalHold:               v.GetLegalHold(),
 	}
 	for _, s := range v.GetSegments() {
 		out.Segments = append(out.Segments, segmentFromProto(s))
 	}
 	return out
+}
+
+func optionalTimestamp(t *time.Time) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return timestamppb.New(*t)
+}
+
+func optionalTime(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	t := ts.AsTime()
+	return &t
 }
 
 func preconditionsFromProto(p *metadatav1.WritePreconditions) store.Preconditions {
@@ -260,7 +282,7 @@ func (s *Server) GetObject(ctx context.Context, req *metadatav1.GetObjectRequest
 // DeleteObject deletes a key (a delete marker in a versioned bucket) or,
 // with a version id, one version for good.
 func (s *Server) DeleteObject(ctx context.Context, req *metadatav1.DeleteObjectRequest) (*metadatav1.DeleteObjectResponse, error) {
-	res, err := s.store.DeleteObjectIf(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId(), preconditionsFromProto(req.GetPreconditions()))
+	res, err := s.store.DeleteObjectIf(ctx, req.GetBucket(), req.GetKey(), req.GetVersionId(), preconditionsFromProto(req.GetPreconditions()), req.GetBypassGovernanceRetention())
 	if err != nil {
 		return nil, err
 	}

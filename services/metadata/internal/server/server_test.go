@@ -66,6 +66,8 @@ func TestErrorTableCoversEverySentinel(t *testing.T) {
 		"ErrInvalidPartOrder":   {codes.InvalidArgument, "REASON_INVALID_PART_ORDER"},
 		"ErrEntityTooSmall":     {codes.FailedPrecondition, "REASON_ENTITY_TOO_SMALL"},
 		"ErrNoSuchSegment":      {codes.NotFound, ""},
+		"ErrObjectLocked":       {codes.PermissionDenied, "REASON_OBJECT_LOCKED"},
+		"ErrInvalidBucketState": {codes.FailedPrecondition, "REASON_INVALID_BUCKET_STATE"},
 	}
 	for name, sentinel := range store.Sentinels() {
 		t.Run(name, func(t *testing.T) {

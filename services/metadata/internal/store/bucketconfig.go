@@ -24,6 +24,16 @@ func (s *Store) SetBucketVersioning(ctx context.Context, name string, v Versioni
 	if err != nil {
 		return Bucket{}, err
 	}
+	if v == VersioningSuspended {
+		var locked bool
+		if err := s.global.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket_id = $1 AND kind = $2)",
+			b.ID, BucketConfigObjectLock).Scan(&locked); err != nil {
+			return Bucket{}, fmt.Errorf("read object lock of %s: %w", name, err)
+		}
+		if locked {
+			return Bucket{}, fmt.Errorf("%w: versioning of %s cannot be suspended: it has object lock", ErrInvalidBucketState, name)
+		}
+	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		hi, lo := bucketLockKey(b.ID)
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", hi, lo); err != nil {

@@ -25,6 +25,11 @@ var (
 	// ErrNoSuchSegment: a segment's owner is gone, no longer live, or does
 	// not hold that data id.
 	ErrNoSuchSegment = errors.New("store: no such segment")
+	// ErrObjectLocked: the version is under retention or legal hold.
+	ErrObjectLocked = errors.New("store: object locked")
+	// ErrInvalidBucketState: the bucket's state forbids the change (e.g.
+	// suspending versioning of a bucket with object lock).
+	ErrInvalidBucketState = errors.New("store: invalid bucket state")
 )
 
 // Sentinels returns every sentinel error of the package by name, so the error
@@ -47,6 +52,8 @@ func Sentinels() map[string]error {
 		"ErrInvalidPartOrder":   ErrInvalidPartOrder,
 		"ErrEntityTooSmall":     ErrEntityTooSmall,
 		"ErrNoSuchSegment":      ErrNoSuchSegment,
+		"ErrObjectLocked":       ErrObjectLocked,
+		"ErrInvalidBucketState": ErrInvalidBucketState,
 	}
 }
 

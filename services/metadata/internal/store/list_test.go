@@ -230,7 +230,7 @@ func TestListByteOrder(t *testing.T) {
 	if _, err := s.CommitObject(ctx, Version{Bucket: "odd", Key: "gone", Size: 1}, Preconditions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.DeleteObject(ctx, "odd", "gone", ""); err != nil {
+	if _, err := s.DeleteObject(ctx, "odd", "gone", "", false); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.ListObjects(ctx, "odd", ListOptions{})

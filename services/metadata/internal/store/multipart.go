@@ -107,6 +107,9 @@ type uploadTemplate struct {
 	WebsiteRedirect    string            `json:"website_redirect_location,omitempty"`
 	UserMetadata       map[string]string `json:"user_metadata,omitempty"`
 	Tags               map[string]string `json:"tags,omitempty"`
+	LockMode           string            `json:"lock_mode,omitempty"`
+	LockRetainUntil    *time.Time        `json:"lock_retain_until,omitempty"`
+	LegalHold          bool              `json:"legal_hold,omitempty"`
 }
 
 func templateOf(v Version) uploadTemplate {
@@ -114,6 +117,7 @@ func templateOf(v Version) uploadTemplate {
 		ContentType: v.ContentType, ContentEncoding: v.ContentEncoding, CacheControl: v.CacheControl,
 		ContentDisposition: v.ContentDisposition, ContentLanguage: v.ContentLanguage, Expires: v.Expires,
 		WebsiteRedirect: v.WebsiteRedirectLocation, UserMetadata: v.UserMetadata, Tags: v.Tags,
+		LockMode: v.LockMode, LockRetainUntil: v.LockRetainUntil, LegalHold: v.LegalHold,
 	}
 }
 
@@ -123,6 +127,7 @@ func (t uploadTemplate) version(bucket, key string) Version {
 		ContentType: t.ContentType, ContentEncoding: t.ContentEncoding, CacheControl: t.CacheControl,
 		ContentDisposition: t.ContentDisposition, ContentLanguage: t.ContentLanguage, Expires: t.Expires,
 		WebsiteRedirectLocation: t.WebsiteRedirect, UserMetadata: t.UserMetadata, Tags: t.Tags,
+		LockMode: t.LockMode, LockRetainUntil: t.LockRetainUntil, LegalHold: t.LegalHold,
 	}
 }
 

@@ -82,15 +82,16 @@ const (
 			bucket_id, key, is_latest, null_version, delete_marker, size, etag, last_modified,
 			content_type, content_encoding, cache_control, content_disposition,
 			content_language, expires, user_metadata, segments, tags, checksums,
-			checksum_type, parts_count, website_redirect_location)
+			checksum_type, parts_count, website_redirect_location, lock_mode, lock_retain_until, legal_hold)
 		VALUES ($1, $2, true, ` + sqlVersioningState + ` <> 'enabled', $3, $4, $5, clock_timestamp(),
-			$6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16, $17, $18)
+			$6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16, $17, $18,
+			$19, $20, $21)
 		RETURNING version_id::text, null_version, last_modified, seq`
 
 	versionColumns = `version_id::text, null_version, is_latest, size, etag, last_modified, content_type,
 		content_encoding, cache_control, content_disposition, content_language,
 		expires, user_metadata, segments, delete_marker, tags, checksums, checksum_type,
-		parts_count, website_redirect_location, seq`
+		parts_count, website_redirect_location, seq, lock_mode, lock_retain_until, legal_hold`
 )
 
 // scanVersion scans versionColumns into v, returning the version's uuid and
@@ -99,7 +100,7 @@ func scanVersion(row pgx.Row, v *Version) (id string, null bool, err error) {
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold)
 	return id, null, err
 }
 
@@ -272,7 +273,7 @@ func queueWrite(batch *pgx.Batch, b Bucket, v *Version, enc encodedVersion) {
 	batch.Queue(sqlInsertVersion, b.ID, v.Key, v.DeleteMarker, v.Size, v.ETag,
 		v.ContentType, v.ContentEncoding, v.CacheControl, v.ContentDisposition,
 		v.ContentLanguage, v.Expires, enc.meta, enc.segments, enc.tags, enc.checksums,
-		v.ChecksumType, v.PartsCount, v.WebsiteRedirectLocation)
+		v.ChecksumType, v.PartsCount, v.WebsiteRedirectLocation, v.LockMode, v.LockRetainUntil, v.LegalHold)
 }
 
 // readWrite reads the results queued by queueWrite, fills in v's version
@@ -384,15 +385,19 @@ func (s *Store) CommitObject(ctx context.Context, v Version, pre Preconditions) 
 // With a version id ("null" for the null version) that version is removed
 // for good; when it was the current one, the next newest version becomes
 // current. Deleted is false when there was no such version.
-func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string) (DeleteResult, error) {
-	return s.DeleteObjectIf(ctx, bucket, key, versionID, Preconditions{})
+//
+// A version under object lock (legal hold, or retention not yet expired) is
+// not removed: ErrObjectLocked, unless its retention is GOVERNANCE and
+// bypassGovernance is set.
+func (s *Store) DeleteObject(ctx context.Context, bucket, key, versionID string, bypassGovernance bool) (DeleteResult, error) {
+	return s.DeleteObjectIf(ctx, bucket, key, versionID, Preconditions{}, bypassGovernance)
 }
 
 // DeleteObjectIf is DeleteObject when pre holds for the key's current
 // version, checked under the key's lock (S3's If-Match on DELETE):
 // ErrPreconditionFailed when the ETag differs, ErrNoSuchKey when there is
 // no current version.
-func (s *Store) DeleteObjectIf(ctx context.Context, bucket, key, versionID string, pre Preconditions) (DeleteResult, error) {
+func (s *Store) DeleteObjectIf(ctx context.Context, bucket, key, versionID string, pre Preconditions, bypassGovernance bool) (DeleteResult, error) {
 	if err := ValidateKey(key); err != nil {
 		return DeleteResult{}, err
 	}
@@ -417,7 +422,7 @@ func (s *Store) DeleteObjectIf(ctx context.Context, bucket, key, versionID strin
 		}
 		switch {
 		case versionID != "":
-			res, retired, err = deleteVersion(ctx, tx, b, st, key, sel, selArgs)
+			res, retired, err = deleteVersion(ctx, tx, b, st, key, sel, selArgs, bypassGovernance)
 		case st.versioning == Unversioned:
 			if st.current == nil {
 				return nil
@@ -445,17 +450,22 @@ func (s *Store) DeleteObjectIf(ctx context.Context, bucket, key, versionID strin
 }
 
 // deleteVersion removes one version of a key for good, promoting the next
-// newest when it was current.
-func deleteVersion(ctx context.Context, tx pgx.Tx, b Bucket, st keyState, key, sel string, selArgs []any) (DeleteResult, int64, error) {
+// newest when it was current, unless object lock holds it.
+func deleteVersion(ctx context.Context, tx pgx.Tx, b Bucket, st keyState, key, sel string, selArgs []any, bypassGovernance bool) (DeleteResult, int64, error) {
 	var id string
 	var latest, marker, null bool
-	err := tx.QueryRow(ctx, "SELECT version_id::text, is_latest, delete_marker, null_version FROM object_versions WHERE bucket_id = $1 AND key = $2 AND "+sel,
-		append([]any{b.ID, key}, selArgs...)...).Scan(&id, &latest, &marker, &null)
+	var l versionLock
+	err := tx.QueryRow(ctx, "SELECT version_id::text, is_latest, delete_marker, null_version, "+sqlVersionLock+
+		" FROM object_versions WHERE bucket_id = $1 AND key = $2 AND "+sel,
+		append([]any{b.ID, key}, selArgs...)...).Scan(append([]any{&id, &latest, &marker, &null}, l.scanTargets()...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return DeleteResult{}, 0, nil
 	}
 	if err != nil {
 		return DeleteResult{}, 0, fmt.Errorf("read version: %w", err)
+	}
+	if err := l.checkRemove(bypassGovernance); err != nil {
+		return DeleteResult{}, 0, err
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(sqlRetireVersion, b.ID, key, b.Name, id)
@@ -501,7 +511,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key, versionID string) (V
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &vs)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold, &vs)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && versionID != "":
 		return Version{}, fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)

@@ -118,14 +118,14 @@ func TestCommitReplaceDeleteAndRelay(t *testing.T) {
 		t.Fatalf("%d soft-deleted versions, want 1", n)
 	}
 
-	del, err := s.DeleteObject(ctx, "docs", "readme.md", "")
+	del, err := s.DeleteObject(ctx, "docs", "readme.md", "", false)
 	if err != nil || !del.Deleted || del.VersionID != v2.VersionID || del.DeleteMarker {
 		t.Fatalf("delete: %+v %v", del, err)
 	}
 	if _, err := s.GetObject(ctx, "docs", "readme.md", ""); !errors.Is(err, ErrNoSuchKey) {
 		t.Fatalf("get deleted key: %v", err)
 	}
-	if del, err := s.DeleteObject(ctx, "docs", "readme.md", ""); err != nil || del.Deleted {
+	if del, err := s.DeleteObject(ctx, "docs", "readme.md", "", false); err != nil || del.Deleted {
 		t.Fatalf("delete missing key: %+v err=%v", del, err)
 	}
 	if n := count(t, regional, "SELECT count(*) FROM outbox"); n != 2 {
@@ -543,20 +543,20 @@ func TestDeleteObjectIf(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := mustCommit(t, s, object("cond", "k", "d1", 5))
-	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"other"`}); !errors.Is(err, ErrPreconditionFailed) {
+	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"other"`}, false); !errors.Is(err, ErrPreconditionFailed) {
 		t.Fatalf("wrong etag: %v", err)
 	}
 	if _, err := s.GetObject(ctx, "cond", "k", ""); err != nil {
 		t.Fatalf("object after a refused delete: %v", err)
 	}
-	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"` + v.ETag + `"`}); err != nil || !res.Deleted {
+	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: `"` + v.ETag + `"`}, false); err != nil || !res.Deleted {
 		t.Fatalf("matching etag: %+v %v", res, err)
 	}
-	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}); !errors.Is(err, ErrNoSuchKey) {
+	if _, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}, false); !errors.Is(err, ErrNoSuchKey) {
 		t.Fatalf("missing key: %v", err)
 	}
 	mustCommit(t, s, object("cond", "k", "d2", 5))
-	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}); err != nil || !res.Deleted {
+	if res, err := s.DeleteObjectIf(ctx, "cond", "k", "", Preconditions{IfMatch: "*"}, false); err != nil || !res.Deleted {
 		t.Fatalf("wildcard: %+v %v", res, err)
 	}
 }

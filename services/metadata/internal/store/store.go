@@ -185,11 +185,12 @@ func (s *Store) CreateBucket(ctx context.Context, name, region string, dataShard
 	return b, nil
 }
 
-const bucketColumns = "id, name, region, data_shards, parity_shards, created_at, versioning"
+const bucketColumns = "id, name, region, data_shards, parity_shards, created_at, versioning, " +
+	"EXISTS (SELECT 1 FROM bucket_configs c WHERE c.bucket_id = buckets.id AND c.kind = '" + BucketConfigObjectLock + "')"
 
 func scanBucket(row pgx.Row) (Bucket, error) {
 	var b Bucket
-	err := row.Scan(&b.ID, &b.Name, &b.Region, &b.DataShards, &b.ParityShards, &b.CreatedAt, &b.Versioning)
+	err := row.Scan(&b.ID, &b.Name, &b.Region, &b.DataShards, &b.ParityShards, &b.CreatedAt, &b.Versioning, &b.ObjectLock)
 	return b, err
 }
 

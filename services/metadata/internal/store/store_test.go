@@ -212,7 +212,7 @@ func TestBuckets(t *testing.T) {
 		if err := s.DeleteBucket(ctx, "photos", false); !errors.Is(err, ErrBucketNotEmpty) {
 			t.Fatalf("delete non-empty bucket: %v", err)
 		}
-		if _, err := s.DeleteObject(ctx, "photos", "cat.jpg", ""); err != nil {
+		if _, err := s.DeleteObject(ctx, "photos", "cat.jpg", "", false); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.DeleteBucket(ctx, "photos", false); err != nil {
@@ -261,7 +261,7 @@ func TestBucketInRegionNotServed(t *testing.T) {
 			return err
 		}},
 		{"get", func() error { _, err := east.GetObject(ctx, "westerly", "k", ""); return err }},
-		{"delete", func() error { _, err := east.DeleteObject(ctx, "westerly", "k", ""); return err }},
+		{"delete", func() error { _, err := east.DeleteObject(ctx, "westerly", "k", "", false); return err }},
 		{"list", func() error { _, err := east.ListObjects(ctx, "westerly", ListOptions{}); return err }},
 		{"delete bucket", func() error { return east.DeleteBucket(ctx, "westerly", false) }},
 		{"list versions", func() error { _, err := east.ListObjectVersions(ctx, "westerly", VersionListOptions{}); return err }},
@@ -304,7 +304,7 @@ func TestStaleBucketCacheCannotWriteToDeletedBucket(t *testing.T) {
 	if _, err := a.CommitObject(ctx, Version{Bucket: "doomed", Key: "k", Size: 1}, Preconditions{}); !errors.Is(err, ErrNoSuchBucket) {
 		t.Fatalf("commit through a stale cache: %v", err)
 	}
-	if _, err := a.DeleteObject(ctx, "doomed", "k", ""); !errors.Is(err, ErrNoSuchBucket) {
+	if _, err := a.DeleteObject(ctx, "doomed", "k", "", false); !errors.Is(err, ErrNoSuchBucket) {
 		t.Fatalf("delete through a stale cache: %v", err)
 	}
 	if n := count(t, e.regional["us-east-1"], "SELECT count(*) FROM object_versions"); n != 0 {

@@ -27,6 +27,26 @@ func (s *Store) DeleteObjectTagging(ctx context.Context, bucket, key, versionID 
 }
 
 func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags map[string]string) (string, error) {
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	tagsJSON, err := json.Marshal(tags)
+	if err != nil {
+		return "", fmt.Errorf("encode tags: %w", err)
+	}
+	return s.updateVersion(ctx, bucket, key, versionID, func(tx pgx.Tx, id string, _ versionLock) error {
+		if _, err := tx.Exec(ctx, "UPDATE object_versions SET tags = $2::jsonb WHERE version_id = $1::uuid", id, string(tagsJSON)); err != nil {
+			return fmt.Errorf("write tags: %w", err)
+		}
+		return nil
+	})
+}
+
+// updateVersion runs update on a version of a key (the current one when
+// versionID is empty) under the key's lock, so the current version cannot
+// change between finding it and updating it, and returns the version's id
+// as S3 shows it. A delete marker is a *DeleteMarkerError.
+func (s *Store) updateVersion(ctx context.Context, bucket, key, versionID string, update func(tx pgx.Tx, id string, l versionLock) error) (string, error) {
 	if err := ValidateKey(key); err != nil {
 		return "", err
 	}
@@ -38,16 +58,7 @@ func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags
 	if err != nil {
 		return "", err
 	}
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	tagsJSON, err := json.Marshal(tags)
-	if err != nil {
-		return "", fmt.Errorf("encode tags: %w", err)
-	}
 	var shown string
-	// Under the key's lock, so the current version cannot change between
-	// finding it and updating it.
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		st, err := lockKey(ctx, tx, b, key)
 		if err != nil {
@@ -55,8 +66,10 @@ func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags
 		}
 		var id string
 		var null, marker bool
-		err = tx.QueryRow(ctx, "SELECT version_id::text, null_version, delete_marker FROM object_versions WHERE bucket_id = $1 AND key = $2 AND "+sel,
-			append([]any{b.ID, key}, selArgs...)...).Scan(&id, &null, &marker)
+		var l versionLock
+		err = tx.QueryRow(ctx, "SELECT version_id::text, null_version, delete_marker, "+sqlVersionLock+
+			" FROM object_versions WHERE bucket_id = $1 AND key = $2 AND "+sel,
+			append([]any{b.ID, key}, selArgs...)...).Scan(append([]any{&id, &null, &marker}, l.scanTargets()...)...)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows) && versionID != "":
 			return fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)
@@ -69,13 +82,10 @@ func (s *Store) setTags(ctx context.Context, bucket, key, versionID string, tags
 		if marker {
 			return &DeleteMarkerError{Bucket: b.Name, Key: key, VersionID: shown}
 		}
-		if _, err := tx.Exec(ctx, "UPDATE object_versions SET tags = $2::jsonb WHERE version_id = $1::uuid", id, string(tagsJSON)); err != nil {
-			return fmt.Errorf("write tags: %w", err)
-		}
-		return nil
+		return update(tx, id, l)
 	})
 	if err != nil {
-		return "", fmt.Errorf("tag %s/%s: %w", bucket, key, err)
+		return "", fmt.Errorf("update %s/%s: %w", bucket, key, err)
 	}
 	return shown, nil
 }

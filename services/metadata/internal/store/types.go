@@ -16,6 +16,8 @@ type Bucket struct {
 	ParityShards int
 	CreatedAt    time.Time
 	Versioning   Versioning
+	// ObjectLock: the bucket has an object lock configuration.
+	ObjectLock bool
 }
 
 // Versioning is a bucket's versioning state.
@@ -78,6 +80,12 @@ type Version struct {
 	ChecksumType string
 	// PartsCount is the number of parts of a multipart object, else 0.
 	PartsCount int
+	// Object Lock retention: LockMode is "GOVERNANCE" or "COMPLIANCE" with
+	// LockRetainUntil set, or "" with it nil. LegalHold holds the version
+	// regardless of retention.
+	LockMode        string
+	LockRetainUntil *time.Time
+	LegalHold       bool
 
 	// seq orders the versions of a key (higher is newer).
 	seq int64
@@ -243,6 +251,9 @@ func validateVersion(v *Version) error {
 		return err
 	}
 	if err := checkChecksums(v.Checksums); err != nil {
+		return err
+	}
+	if err := validateRetention(v.LockMode, v.LockRetainUntil); err != nil {
 		return err
 	}
 	switch v.ChecksumType {

@@ -93,7 +93,7 @@ func mustGet(t *testing.T, s *Store, bucket, key, versionID string) Version {
 
 func mustDelete(t *testing.T, s *Store, bucket, key, versionID string) DeleteResult {
 	t.Helper()
-	res, err := s.DeleteObject(testCtx(t), bucket, key, versionID)
+	res, err := s.DeleteObject(testCtx(t), bucket, key, versionID, false)
 	if err != nil {
 		t.Fatalf("delete %s %q: %v", key, versionID, err)
 	}
@@ -253,7 +253,7 @@ func TestEnabledVersioning(t *testing.T) {
 		if res := mustDelete(t, s, "vers", "k", "00000000-0000-0000-0000-000000000000"); res.Deleted {
 			t.Fatalf("deleted an unknown version: %+v", res)
 		}
-		if _, err := s.DeleteObject(ctx, "vers", "k", "v1"); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := s.DeleteObject(ctx, "vers", "k", "v1", false); !errors.Is(err, ErrInvalidArgument) {
 			t.Fatalf("malformed version id: %v", err)
 		}
 		if res := mustDelete(t, s, "vers", "k", NullVersionID); res.Deleted {
