@@ -83,6 +83,16 @@ func TestObjectLockConfiguration(t *testing.T) {
 		t.Fatalf("default retention on head: %q %v", head.ObjectLockMode, head.ObjectLockRetainUntilDate)
 	}
 
+	// So do objects uploaded with a POST form.
+	body, ct := newPostForm("locked", [2]string{"key", "posted"}).body(t, "f.txt", []byte("form"))
+	if resp, rb := e.post(t, "/locked", body, ct); resp.StatusCode/100 != 2 {
+		t.Fatalf("post: %d %s", resp.StatusCode, rb)
+	}
+	head, err = e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("locked"), Key: aws.String("posted")})
+	if err != nil || head.ObjectLockMode != types.ObjectLockModeGovernance {
+		t.Fatalf("default retention on posted object: %q %v", head.ObjectLockMode, err)
+	}
+
 	// An unversioned bucket can get object lock only once versioning is on.
 	e.createBucket(t, "plain")
 	plain := rule(types.ObjectLockRetentionModeCompliance, aws.Int32(1), nil)

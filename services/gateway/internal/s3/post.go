@@ -658,6 +658,9 @@ func (h *Handler) postObject(req *request) error {
 		Tags:               tags,
 		Segments:           segs,
 	}
+	if err := h.applyDefaultRetention(req, b, v); err != nil {
+		return err
+	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.CommitObject(ctx, &metadatav1.CommitObjectRequest{Version: v})
