@@ -114,6 +114,22 @@ func TestObjectLockConfiguration(t *testing.T) {
 	wantAPIError(t, err, "ObjectLockConfigurationNotFoundError", 404)
 }
 
+func TestCreateLockedBucketLeavesNothingOnFailure(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	e.meta.FailConfigKind("object-lock")
+	_, err := e.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("half"), ObjectLockEnabledForBucket: aws.Bool(true)})
+	if err == nil {
+		t.Fatal("create locked bucket succeeded with its configuration failing")
+	}
+	_, err = e.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String("half")})
+	if httpStatus(err) != 404 {
+		t.Fatalf("bucket left behind: %v", err)
+	}
+	e.meta.FailConfigKind("")
+	e.createLockedBucket(t, "half")
+}
+
 func TestObjectRetentionAndLegalHold(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := ctxT(t)
