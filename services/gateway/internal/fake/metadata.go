@@ -41,8 +41,10 @@ type Metadata struct {
 	uploads multipartState
 	// Unavailable, when set, fails every call with codes.Unavailable.
 	unavailable bool
-	versions    int
-	calls       int
+	// failConfigKind, when set, fails PutBucketConfig of that kind.
+	failConfigKind string
+	versions       int
+	calls          int
 }
 
 // NewMetadata returns an empty metadata service with clock now.
@@ -60,6 +62,14 @@ func (m *Metadata) SetUnavailable(v bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.unavailable = v
+}
+
+// FailConfigKind makes PutBucketConfig of kind fail with codes.Unavailable
+// ("" stops it), for testing what a half-done request leaves.
+func (m *Metadata) FailConfigKind(kind string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.failConfigKind = kind
 }
 
 // Listen serves m, and the standard health service, over gRPC on a

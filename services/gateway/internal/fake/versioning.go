@@ -292,6 +292,9 @@ func (m *Metadata) PutBucketConfig(_ context.Context, req *metadatav1.PutBucketC
 	if _, ok := m.buckets[req.GetBucket()]; !ok {
 		return nil, reasonErr(codes.NotFound, metadatav1.Reason_REASON_NO_SUCH_BUCKET, "no such bucket")
 	}
+	if req.GetKind() != "" && req.GetKind() == m.failConfigKind {
+		return nil, status.Error(codes.Unavailable, "injected failure")
+	}
 	if m.configs[req.GetBucket()] == nil {
 		m.configs[req.GetBucket()] = map[string][]byte{}
 	}

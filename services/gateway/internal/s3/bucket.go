@@ -161,6 +161,13 @@ func (h *Handler) createBucket(req *request) error {
 	}
 	if lock {
 		if err := h.enableObjectLock(req); err != nil {
+			// Leave no bucket without the object lock it was asked for.
+			ctx, cancel := h.metaCtx(req)
+			defer cancel()
+			if _, derr := h.meta.DeleteBucket(ctx, &metadatav1.DeleteBucketRequest{Name: req.route.Bucket}); derr != nil {
+				h.log.Error("create bucket: enabling object lock failed and the bucket could not be removed",
+					"request_id", req.id, "bucket", req.route.Bucket, "err", derr)
+			}
 			return err
 		}
 	}

@@ -237,7 +237,13 @@ func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadat
 		}
 		return nil
 	}
-	if v.LockMode != "" {
+	return h.applyDefaultRetention(req, b, v)
+}
+
+// applyDefaultRetention gives v the bucket's default retention when v has
+// no retention of its own.
+func (h *Handler) applyDefaultRetention(req *request, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) error {
+	if !b.GetObjectLockEnabled() || v.LockMode != "" {
 		return nil
 	}
 	c, err := h.objectLock(req)

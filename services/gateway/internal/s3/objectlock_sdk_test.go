@@ -83,6 +83,16 @@ func TestObjectLockConfiguration(t *testing.T) {
 		t.Fatalf("default retention on head: %q %v", head.ObjectLockMode, head.ObjectLockRetainUntilDate)
 	}
 
+	// So do objects uploaded with a POST form.
+	body, ct := newPostForm("locked", [2]string{"key", "posted"}).body(t, "f.txt", []byte("form"))
+	if resp, rb := e.post(t, "/locked", body, ct); resp.StatusCode/100 != 2 {
+		t.Fatalf("post: %d %s", resp.StatusCode, rb)
+	}
+	head, err = e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("locked"), Key: aws.String("posted")})
+	if err != nil || head.ObjectLockMode != types.ObjectLockModeGovernance {
+		t.Fatalf("default retention on posted object: %q %v", head.ObjectLockMode, err)
+	}
+
 	// An unversioned bucket can get object lock only once versioning is on.
 	e.createBucket(t, "plain")
 	plain := rule(types.ObjectLockRetentionModeCompliance, aws.Int32(1), nil)
@@ -102,6 +112,22 @@ func TestObjectLockConfiguration(t *testing.T) {
 	wantAPIError(t, err, "InvalidRequest", 400)
 	_, err = e.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String("nolock")})
 	wantAPIError(t, err, "ObjectLockConfigurationNotFoundError", 404)
+}
+
+func TestCreateLockedBucketLeavesNothingOnFailure(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	e.meta.FailConfigKind("object-lock")
+	_, err := e.client.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String("half"), ObjectLockEnabledForBucket: aws.Bool(true)})
+	if err == nil {
+		t.Fatal("create locked bucket succeeded with its configuration failing")
+	}
+	_, err = e.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String("half")})
+	if httpStatus(err) != 404 {
+		t.Fatalf("bucket left behind: %v", err)
+	}
+	e.meta.FailConfigKind("")
+	e.createLockedBucket(t, "half")
 }
 
 func TestObjectRetentionAndLegalHold(t *testing.T) {

@@ -715,6 +715,9 @@ func (h *Handler) postObject(req *request) error {
 		Checksums:          checksums,
 		ChecksumType:       checksumTypeFullObject,
 	}
+	if err := h.applyDefaultRetention(req, b, v); err != nil {
+		return err
+	}
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.CommitObject(ctx, &metadatav1.CommitObjectRequest{Version: v})

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 func md5hex(s string) string {
@@ -115,6 +116,43 @@ func TestS3RoundTrip(t *testing.T) {
 		untagged, err := c.DeleteObjectTagging(ctx, &metadatav1.DeleteObjectTaggingRequest{Bucket: "s3b", Key: "k", VersionId: v1.GetVersionId()})
 		if err != nil || untagged.GetVersionId() != v1.GetVersionId() {
 			t.Fatalf("%v %v", untagged, err)
+		}
+	})
+
+	t.Run("object lock", func(t *testing.T) {
+		if _, err := c.PutBucketConfig(ctx, &metadatav1.PutBucketConfigRequest{Bucket: "s3b", Kind: "object-lock", Document: []byte("<x/>")}); err != nil {
+			t.Fatal(err)
+		}
+		b, err := c.GetBucket(ctx, &metadatav1.GetBucketRequest{Name: "s3b"})
+		if err != nil || !b.GetBucket().GetObjectLockEnabled() {
+			t.Fatalf("bucket with object lock: %v %v", b, err)
+		}
+		_, err = c.SetBucketVersioning(ctx, &metadatav1.SetBucketVersioningRequest{Bucket: "s3b", Versioning: metadatav1.Versioning_VERSIONING_SUSPENDED})
+		expectErr(t, err, codes.FailedPrecondition, "REASON_INVALID_BUCKET_STATE")
+		until := timestamppb.New(time.Now().Add(time.Hour).Truncate(time.Microsecond))
+		resp, err := c.CommitObject(ctx, &metadatav1.CommitObjectRequest{Version: &metadatav1.ObjectVersion{
+			Bucket: "s3b", Key: "locked", Etag: md5hex("l"), Segments: []*metadatav1.Segment{seg("l", 1)}, Size: 1,
+			LockMode: "GOVERNANCE", LockRetainUntil: until,
+		}})
+		if err != nil || resp.GetVersion().GetLockMode() != "GOVERNANCE" || !resp.GetVersion().GetLockRetainUntil().AsTime().Equal(until.AsTime()) {
+			t.Fatalf("commit locked: %v %v", resp, err)
+		}
+		id := resp.GetVersion().GetVersionId()
+		if _, err := c.PutObjectLegalHold(ctx, &metadatav1.PutObjectLegalHoldRequest{Bucket: "s3b", Key: "locked", VersionId: id, On: true}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: "s3b", Key: "locked", VersionId: id, BypassGovernanceRetention: true})
+		expectErr(t, err, codes.PermissionDenied, "REASON_OBJECT_LOCKED")
+		if _, err := c.PutObjectLegalHold(ctx, &metadatav1.PutObjectLegalHoldRequest{Bucket: "s3b", Key: "locked", VersionId: id}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.PutObjectRetention(ctx, &metadatav1.PutObjectRetentionRequest{Bucket: "s3b", Key: "locked", VersionId: id})
+		expectErr(t, err, codes.PermissionDenied, "REASON_OBJECT_LOCKED")
+		if _, err := c.PutObjectRetention(ctx, &metadatav1.PutObjectRetentionRequest{Bucket: "s3b", Key: "locked", VersionId: id, BypassGovernanceRetention: true}); err != nil {
+			t.Fatalf("remove governance with bypass: %v", err)
+		}
+		if _, err := c.DeleteObject(ctx, &metadatav1.DeleteObjectRequest{Bucket: "s3b", Key: "locked", VersionId: id}); err != nil {
+			t.Fatalf("delete unlocked version: %v", err)
 		}
 	})
 
