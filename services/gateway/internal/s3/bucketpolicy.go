@@ -3,6 +3,7 @@ package s3
 import (
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -92,7 +93,7 @@ func (h *Handler) authorize(req *request, anonymous bool) error {
 	if act.onObject {
 		resource += "/" + req.route.Key
 	}
-	switch p.evaluate(action, resource, !anonymous) {
+	switch p.evaluate(policyContext(req, action, resource, !anonymous)) {
 	case denied:
 		return newError(ErrAccessDenied, "")
 	case allowed:
@@ -133,6 +134,28 @@ func (h *Handler) authorizeByACL(req *request, action string) error {
 		}
 	}
 	return newError(ErrAccessDenied, "")
+}
+
+// policyContext describes a request to the policy: its action, resource
+// and the condition keys it has.
+func policyContext(req *request, action, resource string, owner bool) requestContext {
+	rc := requestContext{action: action, resource: resource, owner: owner, keys: map[string]string{
+		"aws:securetransport": strconv.FormatBool(req.r.TLS != nil),
+	}}
+	if host, _, err := net.SplitHostPort(req.r.RemoteAddr); err == nil {
+		rc.keys["aws:sourceip"] = host
+	}
+	for key, header := range map[string]string{"aws:useragent": "User-Agent", "aws:referer": "Referer", "s3:x-amz-acl": "X-Amz-Acl"} {
+		if v := req.r.Header.Get(header); v != "" {
+			rc.keys[key] = v
+		}
+	}
+	for key, param := range map[string]string{"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys": "max-keys", "s3:versionid": "versionId"} {
+		if vs, ok := req.route.Query[param]; ok && len(vs) > 0 {
+			rc.keys[key] = vs[0]
+		}
+	}
+	return rc
 }
 
 // hasResponseOverrides reports response-* query parameters, which AWS
