@@ -274,6 +274,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(req, toS3Error(err))
 		return
 	}
+	if err := h.checkObjectWriteACL(req); err != nil {
+		h.writeError(req, toS3Error(err))
+		return
+	}
 	if err := h.dispatch(req, res); err != nil {
 		e := toS3Error(err)
 		if e.HTTPStatus >= 500 {
