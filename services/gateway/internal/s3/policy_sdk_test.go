@@ -48,6 +48,20 @@ func TestBucketPolicyCRUD(t *testing.T) {
 	wantAPIError(t, err, "NoSuchBucketPolicy", 404)
 	_, err = e.client.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("nobucket"), Policy: aws.String(doc)})
 	wantAPIError(t, err, "NoSuchBucket", 404)
+
+	// A bucket deleted and created again has no policy.
+	if _, err := e.client.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	e.createBucket(t, "pol")
+	_, err = e.client.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: b})
+	wantAPIError(t, err, "NoSuchBucketPolicy", 404)
+	if code, _ := anonymous(t, e, "GET", "/pol/x", ""); code != 403 {
+		t.Fatalf("anonymous request to the new bucket: %d", code)
+	}
 }
 
 // anonymous sends an unsigned request.
