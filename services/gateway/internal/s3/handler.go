@@ -353,8 +353,9 @@ func (h *Handler) dispatch(req *request, res *sigv4.Result) error {
 	if handled, err := h.dispatchData(req, res); handled {
 		return err
 	}
-	// Versioning, tagging, CORS, POST Object, batch delete and the
-	// not-configured answers (unsupported.go).
+	// Versioning, tagging, CORS, ACLs, ownership controls, bucket
+	// policies, website configuration, POST Object, batch delete and the
+	// not-configured answers (routed in unsupported.go).
 	if fn, ok := featureHandlers[req.route.Op]; ok {
 		return fn(h, req)
 	}
