@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 )
 
 // Bucket policy operations and request authorization against the policy
@@ -79,11 +81,14 @@ func (h *Handler) authorize(req *request, anonymous bool) error {
 		return nil
 	}
 	p, err := h.cachedPolicy(req)
-	if err != nil {
-		if anonymous {
-			return newError(ErrAccessDenied, "")
-		}
-		return nil // the operation itself reports a missing bucket
+	switch {
+	case err == nil:
+	case anonymous:
+		return newError(ErrAccessDenied, "")
+	case isReason(err, metadatav1.Reason_REASON_NO_SUCH_BUCKET):
+		return nil // the operation itself reports the missing bucket
+	default:
+		return err // never skip a Deny because the policy could not be read
 	}
 	action := act.action
 	if act.onObject && req.route.Query.Get("versionId") != "" && (action == "GetObject" || action == "DeleteObject") {
