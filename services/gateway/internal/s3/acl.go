@@ -470,3 +470,32 @@ func (h *Handler) checkObjectACL(req *request, in *aclRequest, required bool) er
 	}
 	return nil
 }
+
+// objectWriteOps are the operations that take ACL headers for the object
+// they create.
+var objectWriteOps = map[string]bool{OpPutObject: true, OpCopyObject: true, OpCreateMultipartUpload: true}
+
+// checkObjectWriteACL validates the ACL headers of an object write: on a
+// bucket with ACLs disabled only the owner's FULL_CONTROL may be asked
+// for, as in AWS. With ACLs enabled they are accepted and not kept
+// (objects have no ACLs of their own).
+func (h *Handler) checkObjectWriteACL(req *request) error {
+	if !objectWriteOps[req.route.Op] {
+		return nil
+	}
+	in := readACLHeaders(req.r.Header)
+	if in.canned == "" && !in.hasGrantHdr {
+		return nil
+	}
+	if _, e := h.grants(in, false); e != nil {
+		return e
+	}
+	ownership, err := h.bucketOwnership(req)
+	if err != nil {
+		return err
+	}
+	if ownership == ownershipEnforced && !in.ownerOnly(h.owner.ID) {
+		return newError(ErrAccessControlListNotSupported, "")
+	}
+	return nil
+}

@@ -73,6 +73,17 @@ func TestACLOwnerEnforced(t *testing.T) {
 	}})
 	wantAPIError(t, err, "AccessControlListNotSupported", 400)
 
+	// Object writes may ask for no more than the owner's FULL_CONTROL.
+	_, err = e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("acls"), Key: aws.String("p"), ACL: types.ObjectCannedACLPublicRead})
+	wantAPIError(t, err, "AccessControlListNotSupported", 400)
+	_, err = e.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("acls"), Key: aws.String("p"), GrantRead: aws.String(`uri="` + allUsers + `"`)})
+	wantAPIError(t, err, "AccessControlListNotSupported", 400)
+	_, err = e.client.CopyObject(ctx, &awss3.CopyObjectInput{Bucket: aws.String("acls"), Key: aws.String("p"), CopySource: aws.String("acls/k"), ACL: types.ObjectCannedACLPublicReadWrite})
+	wantAPIError(t, err, "AccessControlListNotSupported", 400)
+	if _, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String("acls"), Key: aws.String("p"), ACL: types.ObjectCannedACLBucketOwnerFullControl}); err != nil {
+		t.Fatalf("bucket-owner-full-control object: %v", err)
+	}
+
 	resp, body := do(t, e.signedRequest(t, "GET", "/acls?acl", nil, nil, ""))
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser">`) {
 		t.Fatalf("acl document: %s", body)
@@ -156,6 +167,10 @@ func TestACLEnabled(t *testing.T) {
 			_, err := e.client.PutBucketAcl(ctx, &in)
 			wantAPIError(t, err, tt.code, 400)
 		})
+	}
+	// With ACLs enabled object ACL headers are accepted (and not kept).
+	if _, err := e.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: b, Key: aws.String("w"), ACL: types.ObjectCannedACLPublicRead}); err != nil {
+		t.Fatal(err)
 	}
 	// Object ACLs beyond the owner's FULL_CONTROL are not stored.
 	_, err = e.client.PutObjectAcl(ctx, &awss3.PutObjectAclInput{Bucket: b, Key: aws.String("k"), ACL: types.ObjectCannedACLPublicRead})

@@ -241,6 +241,9 @@ func (h *Handler) deleteBucket(req *request) error {
 	if _, err := h.meta.DeleteBucket(ctx, &metadatav1.DeleteBucketRequest{Name: req.route.Bucket}); err != nil {
 		return fmt.Errorf("delete bucket: %w", err)
 	}
+	// A bucket created again under this name starts without a policy.
+	h.policies.forget(req.route.Bucket)
+	h.buckets.forget(req.route.Bucket)
 	req.w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -3,10 +3,13 @@ package s3
 import (
 	"encoding/xml"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+
+	metadatav1 "github.com/anvil-store/anvil/proto/anvil/metadata/v1"
 )
 
 // Bucket policy operations and request authorization against the policy
@@ -78,11 +81,14 @@ func (h *Handler) authorize(req *request, anonymous bool) error {
 		return nil
 	}
 	p, err := h.cachedPolicy(req)
-	if err != nil {
-		if anonymous {
-			return newError(ErrAccessDenied, "")
-		}
-		return nil // the operation itself reports a missing bucket
+	switch {
+	case err == nil:
+	case anonymous:
+		return newError(ErrAccessDenied, "")
+	case isReason(err, metadatav1.Reason_REASON_NO_SUCH_BUCKET):
+		return nil // the operation itself reports the missing bucket
+	default:
+		return err // never skip a Deny because the policy could not be read
 	}
 	action := act.action
 	if act.onObject && req.route.Query.Get("versionId") != "" && (action == "GetObject" || action == "DeleteObject") {
@@ -92,7 +98,7 @@ func (h *Handler) authorize(req *request, anonymous bool) error {
 	if act.onObject {
 		resource += "/" + req.route.Key
 	}
-	switch p.evaluate(action, resource, !anonymous) {
+	switch p.evaluate(policyContext(req, action, resource, !anonymous)) {
 	case denied:
 		return newError(ErrAccessDenied, "")
 	case allowed:
@@ -133,6 +139,28 @@ func (h *Handler) authorizeByACL(req *request, action string) error {
 		}
 	}
 	return newError(ErrAccessDenied, "")
+}
+
+// policyContext describes a request to the policy: its action, resource
+// and the condition keys it has.
+func policyContext(req *request, action, resource string, owner bool) requestContext {
+	rc := requestContext{action: action, resource: resource, owner: owner, keys: map[string]string{
+		"aws:securetransport": strconv.FormatBool(req.r.TLS != nil),
+	}}
+	if host, _, err := net.SplitHostPort(req.r.RemoteAddr); err == nil {
+		rc.keys["aws:sourceip"] = host
+	}
+	for key, header := range map[string]string{"aws:useragent": "User-Agent", "aws:referer": "Referer", "s3:x-amz-acl": "X-Amz-Acl"} {
+		if v := req.r.Header.Get(header); v != "" {
+			rc.keys[key] = v
+		}
+	}
+	for key, param := range map[string]string{"s3:prefix": "prefix", "s3:delimiter": "delimiter", "s3:max-keys": "max-keys", "s3:versionid": "versionId"} {
+		if vs, ok := req.route.Query[param]; ok && len(vs) > 0 {
+			rc.keys[key] = vs[0]
+		}
+	}
+	return rc
 }
 
 // hasResponseOverrides reports response-* query parameters, which AWS

@@ -206,7 +206,11 @@ func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, pol *policy, key
 	if versionID != "" {
 		action = "DeleteObjectVersion"
 	}
-	if pol.evaluate(action, req.route.Bucket+"/"+key, true) == denied {
+	rc := policyContext(req, action, req.route.Bucket+"/"+key, true)
+	if versionID != "" {
+		rc.keys["s3:versionid"] = versionID
+	}
+	if pol.evaluate(rc) == denied {
 		return fail(newError(ErrAccessDenied, ""))
 	}
 	resp, err := h.metaDelete(req, key, lookupVersionID(b, versionID), nil)

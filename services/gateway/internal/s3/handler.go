@@ -279,6 +279,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeError(req, toS3Error(err))
 		return
 	}
+	if err := h.checkObjectWriteACL(req); err != nil {
+		h.writeError(req, toS3Error(err))
+		return
+	}
 	if err := h.dispatch(req, res); err != nil {
 		e := toS3Error(err)
 		if e.HTTPStatus >= 500 {
@@ -354,8 +358,9 @@ func (h *Handler) dispatch(req *request, res *sigv4.Result) error {
 	if handled, err := h.dispatchData(req, res); handled {
 		return err
 	}
-	// Versioning, tagging, CORS, POST Object, batch delete and the
-	// not-configured answers (unsupported.go).
+	// Versioning, tagging, CORS, ACLs, ownership controls, bucket
+	// policies, website configuration, POST Object, batch delete and the
+	// not-configured answers (routed in unsupported.go).
 	if fn, ok := featureHandlers[req.route.Op]; ok {
 		return fn(h, req)
 	}

@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
 )
@@ -87,7 +88,16 @@ type statement struct {
 	anyone, owner bool
 	actions       []string // patterns after "s3:" ("*" for all)
 	resources     []string // patterns after "arn:aws:s3:::"
-	conditions    bool     // has a Condition block (not evaluated)
+	conditions    []condition
+}
+
+// condition is one operator/key test of a Condition block.
+type condition struct {
+	op        string // the operator without IfExists or a set qualifier
+	qualified bool   // ForAllValues:/ForAnyValue: (not evaluated)
+	ifExists  bool
+	key       string // lower case
+	values    []string
 }
 
 func malformedPolicy(msg string) *Error { return newError(ErrMalformedPolicy, msg) }
@@ -201,10 +211,11 @@ func parseStatement(s map[string]json.RawMessage, bucket, ownerID string) (state
 		return st, malformedPolicy("Action does not apply to any resource(s) in statement")
 	}
 	if raw, ok := s["Condition"]; ok {
-		if e := validateConditions(raw); e != nil {
+		conds, e := parseConditions(raw)
+		if e != nil {
 			return st, e
 		}
-		st.conditions = true
+		st.conditions = conds
 	}
 	return st, nil
 }
@@ -284,43 +295,72 @@ func (st *statement) actionsApply() bool {
 	return false
 }
 
-func validateConditions(raw json.RawMessage) *Error {
+// conditionValues decodes a condition's value: a scalar or an array of
+// scalars (strings, booleans, numbers), as strings.
+func conditionValues(raw json.RawMessage) ([]string, bool) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, false
+	}
+	list, isList := v.([]any)
+	if !isList {
+		list = []any{v}
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		switch x := x.(type) {
+		case string:
+			out = append(out, x)
+		case bool, float64:
+			out = append(out, fmt.Sprint(x))
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+func parseConditions(raw json.RawMessage) ([]condition, *Error) {
 	var conds map[string]map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &conds); err != nil {
-		return malformedPolicy("This policy contains invalid Json")
+		return nil, malformedPolicy("This policy contains invalid Json")
 	}
+	var out []condition
 	for op, kv := range conds {
-		base := op
+		c := condition{op: op}
 		if q, rest, ok := strings.Cut(op, ":"); ok {
 			if q != "ForAllValues" && q != "ForAnyValue" {
-				return malformedPolicy("Invalid Condition type : " + op)
+				return nil, malformedPolicy("Invalid Condition type : " + op)
 			}
-			base = rest
+			c.op, c.qualified = rest, true
 		}
-		if b, ok := strings.CutSuffix(base, "IfExists"); ok && b != "Null" {
-			base = b
+		if b, ok := strings.CutSuffix(c.op, "IfExists"); ok && b != "Null" {
+			c.op, c.ifExists = b, true
 		}
-		if !conditionOperators[base] {
-			return malformedPolicy("Invalid Condition type : " + op)
+		if !conditionOperators[c.op] {
+			return nil, malformedPolicy("Invalid Condition type : " + op)
 		}
 		for key, val := range kv {
 			if !knownConditionKey(key) {
-				return malformedPolicy("Policy has an invalid condition key")
+				return nil, malformedPolicy("Policy has an invalid condition key")
+			}
+			vals, ok := conditionValues(val)
+			if !ok {
+				return nil, malformedPolicy("This policy contains invalid Json")
 			}
 			if strings.EqualFold(key, "aws:SourceIp") {
-				vals, ok := oneOrMany(val)
-				if !ok {
-					return malformedPolicy("Invalid IP address in Conditions")
-				}
 				for _, v := range vals {
 					if _, _, err := net.ParseCIDR(v); err != nil && net.ParseIP(v) == nil {
-						return malformedPolicy("Invalid IP address in Conditions")
+						return nil, malformedPolicy("Invalid IP address in Conditions")
 					}
 				}
 			}
+			cc := c
+			cc.key, cc.values = strings.ToLower(key), vals
+			out = append(out, cc)
 		}
 	}
-	return nil
+	return out, nil
 }
 
 func knownConditionKey(key string) bool {
@@ -372,28 +412,104 @@ const (
 	denied
 )
 
-// evaluate answers whether the policy allows or denies action (an s3
-// action name) on resource (the part after "arn:aws:s3:::") to an
-// anonymous caller or, when owner is set, the bucket owner. An explicit
-// Deny wins. A statement with a Condition is not evaluated: it never
-// allows, and a Deny with one always applies (the cautious reading).
-func (p *policy) evaluate(action, resource string, owner bool) decision {
+// requestContext is what a policy is evaluated against.
+type requestContext struct {
+	action   string // s3 action name
+	resource string // the part after "arn:aws:s3:::"
+	owner    bool   // the bucket owner (else anonymous)
+	// keys holds the condition keys the request has (lower case):
+	// aws:sourceip, aws:securetransport, aws:useragent, aws:referer,
+	// s3:prefix, ...
+	keys map[string]string
+}
+
+// evaluate answers whether the policy allows or denies the request. An
+// explicit Deny wins.
+func (p *policy) evaluate(rc requestContext) decision {
 	if p == nil {
 		return noDecision
 	}
 	d := noDecision
 	for _, st := range p.statements {
-		if !(st.anyone || owner && st.owner) || !st.matches(action, resource) {
+		if !(st.anyone || rc.owner && st.owner) || !st.matches(rc.action, rc.resource) {
+			continue
+		}
+		if !st.conditionsHold(rc, !st.allow) {
 			continue
 		}
 		if !st.allow {
 			return denied
 		}
-		if !st.conditions {
-			d = allowed
-		}
+		d = allowed
 	}
 	return d
+}
+
+// conditionsHold reports whether every condition holds. A condition Anvil
+// cannot evaluate (set qualifiers, numeric, date, ARN and binary
+// operators) counts as holding for a Deny and not for an Allow: the
+// cautious reading either way.
+func (st *statement) conditionsHold(rc requestContext, deny bool) bool {
+	for _, c := range st.conditions {
+		held, known := c.holds(rc)
+		if !known {
+			held = deny
+		}
+		if !held {
+			return false
+		}
+	}
+	return true
+}
+
+// holds evaluates one condition; known is false when it cannot be.
+func (c condition) holds(rc requestContext) (held, known bool) {
+	if c.qualified {
+		return false, false
+	}
+	v, present := rc.keys[c.key]
+	if c.op == "Null" {
+		return len(c.values) == 1 && strings.EqualFold(c.values[0], "true") != present, true
+	}
+	var match func(v, want string) bool
+	switch strings.Replace(c.op, "Not", "", 1) {
+	case "StringEquals":
+		match = func(v, w string) bool { return v == w }
+	case "StringEqualsIgnoreCase", "Bool":
+		match = strings.EqualFold
+	case "StringLike":
+		match = func(v, w string) bool { return globMatch(w, v) }
+	case "IpAddress":
+		match = ipMatch
+	default:
+		return false, false
+	}
+	negated := strings.Contains(c.op, "Not")
+	if !present {
+		// AWS: a missing key fails a matching operator and satisfies a
+		// negated one; IfExists makes it satisfy both.
+		return c.ifExists || negated, true
+	}
+	matched := false
+	for _, w := range c.values {
+		if match(v, w) {
+			matched = true
+			break
+		}
+	}
+	return matched != negated, true
+}
+
+// ipMatch reports whether address v is want (an address or a CIDR block).
+func ipMatch(v, want string) bool {
+	ip := net.ParseIP(v)
+	if ip == nil {
+		return false
+	}
+	if _, n, err := net.ParseCIDR(want); err == nil {
+		return n.Contains(ip)
+	}
+	return ip.Equal(net.ParseIP(want))
 }
 
 func (st *statement) matches(action, resource string) bool {
@@ -419,7 +535,7 @@ func (st *statement) matches(action, resource string) bool {
 // condition (GetBucketPolicyStatus).
 func (p *policy) isPublic() bool {
 	for _, st := range p.statements {
-		if st.allow && st.anyone && !st.conditions {
+		if st.allow && st.anyone && len(st.conditions) == 0 {
 			return true
 		}
 	}

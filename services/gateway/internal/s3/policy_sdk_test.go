@@ -48,6 +48,20 @@ func TestBucketPolicyCRUD(t *testing.T) {
 	wantAPIError(t, err, "NoSuchBucketPolicy", 404)
 	_, err = e.client.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("nobucket"), Policy: aws.String(doc)})
 	wantAPIError(t, err, "NoSuchBucket", 404)
+
+	// A bucket deleted and created again has no policy.
+	if _, err := e.client.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: b, Policy: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: b}); err != nil {
+		t.Fatal(err)
+	}
+	e.createBucket(t, "pol")
+	_, err = e.client.GetBucketPolicy(ctx, &awss3.GetBucketPolicyInput{Bucket: b})
+	wantAPIError(t, err, "NoSuchBucketPolicy", 404)
+	if code, _ := anonymous(t, e, "GET", "/pol/x", ""); code != 403 {
+		t.Fatalf("anonymous request to the new bucket: %d", code)
+	}
 }
 
 // anonymous sends an unsigned request.
@@ -130,5 +144,16 @@ func TestBucketPolicyEvaluation(t *testing.T) {
 	}
 	if code, _ := anonymous(t, e, "GET", "/pub/public/a.txt", ""); code != 403 {
 		t.Fatalf("anonymous GET after the policy is gone: %d", code)
+	}
+	// aws:SourceIp is the client's address (the test client is 127.0.0.1).
+	for cidr, want := range map[string]int{"127.0.0.0/8": 200, "10.0.0.0/8": 403} {
+		doc := `{"Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::pub/*",
+			"Condition":{"IpAddress":{"aws:SourceIp":"` + cidr + `"}}}]}`
+		if _, err := e.client.PutBucketPolicy(ctx, &awss3.PutBucketPolicyInput{Bucket: aws.String("pub"), Policy: aws.String(doc)}); err != nil {
+			t.Fatal(err)
+		}
+		if code, _ := anonymous(t, e, "GET", "/pub/public/a.txt", ""); code != want {
+			t.Errorf("anonymous GET allowed from %s: %d, want %d", cidr, code, want)
+		}
 	}
 }

@@ -71,10 +71,10 @@ func TestEvaluateBucketPolicy(t *testing.T) {
 		{"GetObject", "b/public/secret.txt", true, denied},
 		{"DeleteObject", "b/keep/x", true, denied},
 		{"DeleteObject", "b/keep/x", false, noDecision},
-		{"PutObject", "b/up/x", false, noDecision}, // conditions are not evaluated: no Allow
+		{"PutObject", "b/up/x", false, noDecision}, // not from 10.0.0.0/8
 	}
 	for _, tt := range tests {
-		if got := p.evaluate(tt.action, tt.resource, tt.owner); got != tt.want {
+		if got := p.evaluate(requestContext{action: tt.action, resource: tt.resource, owner: tt.owner, keys: map[string]string{"aws:sourceip": "192.0.2.1"}}); got != tt.want {
 			t.Errorf("%s %s owner=%v: %v, want %v", tt.action, tt.resource, tt.owner, got, tt.want)
 		}
 	}
@@ -82,8 +82,55 @@ func TestEvaluateBucketPolicy(t *testing.T) {
 		t.Error("policy allowing * is not public")
 	}
 	var none *policy
-	if none.evaluate("GetObject", "b/x", false) != noDecision {
+	if none.evaluate(requestContext{action: "GetObject", resource: "b/x"}) != noDecision {
 		t.Error("no policy decided")
+	}
+}
+
+func TestPolicyConditions(t *testing.T) {
+	stmt := func(effect, cond string) string {
+		return `{"Statement":[{"Effect":"` + effect + `","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*","Condition":` + cond + `}]}`
+	}
+	from := func(ip string, extra ...string) requestContext {
+		keys := map[string]string{"aws:sourceip": ip, "aws:securetransport": "false"}
+		for i := 0; i+1 < len(extra); i += 2 {
+			keys[extra[i]] = extra[i+1]
+		}
+		return requestContext{action: "GetObject", resource: "b/k", keys: keys}
+	}
+	tests := []struct {
+		doc  string
+		rc   requestContext
+		want decision
+	}{
+		{stmt("Allow", `{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.7"]}}`), from("10.9.9.9"), allowed},
+		{stmt("Allow", `{"IpAddress":{"aws:SourceIp":["10.0.0.0/8","192.0.2.7"]}}`), from("192.0.2.7"), allowed},
+		{stmt("Allow", `{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`), from("192.0.2.8"), noDecision},
+		{stmt("Deny", `{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`), from("192.0.2.8"), denied},
+		{stmt("Deny", `{"NotIpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`), from("10.0.0.1"), noDecision},
+		{stmt("Deny", `{"Bool":{"aws:SecureTransport":false}}`), from("10.0.0.1"), denied},
+		{stmt("Deny", `{"Bool":{"aws:SecureTransport":"true"}}`), from("10.0.0.1"), noDecision},
+		{stmt("Allow", `{"StringLike":{"aws:UserAgent":"curl/*"}}`), from("1.1.1.1", "aws:useragent", "curl/8.0"), allowed},
+		{stmt("Allow", `{"StringEquals":{"aws:Referer":"x"}}`), from("1.1.1.1"), noDecision},
+		{stmt("Allow", `{"StringNotEquals":{"aws:Referer":"x"}}`), from("1.1.1.1"), allowed},
+		{stmt("Allow", `{"StringEqualsIfExists":{"aws:Referer":"x"}}`), from("1.1.1.1"), allowed},
+		{stmt("Allow", `{"Null":{"aws:Referer":"true"}}`), from("1.1.1.1"), allowed},
+		{stmt("Allow", `{"NumericLessThan":{"s3:max-keys":"10"}}`), from("1.1.1.1"), noDecision},
+		{stmt("Deny", `{"NumericLessThan":{"s3:max-keys":"10"}}`), from("1.1.1.1"), denied},
+		{stmt("Allow", `{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"},"StringLike":{"aws:UserAgent":"curl/*"}}`), from("10.0.0.1", "aws:useragent", "wget"), noDecision},
+	}
+	for _, tt := range tests {
+		p, e := parseBucketPolicy([]byte(tt.doc), "b", testOwner)
+		if e != nil {
+			t.Fatalf("%s: %v", tt.doc, e)
+		}
+		if got := p.evaluate(tt.rc); got != tt.want {
+			t.Errorf("%s with %v: %v, want %v", tt.doc, tt.rc.keys, got, tt.want)
+		}
+	}
+	p, _ := parseBucketPolicy([]byte(stmt("Allow", `{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`)), "b", testOwner)
+	if p.isPublic() {
+		t.Error("a conditional Allow counted as public")
 	}
 }
 
@@ -117,7 +164,8 @@ func FuzzParseBucketPolicy(f *testing.F) {
 			return
 		}
 		for _, owner := range []bool{false, true} {
-			_ = p.evaluate(action, resource, owner)
+			_ = p.evaluate(requestContext{action: action, resource: resource, owner: owner,
+				keys: map[string]string{"aws:sourceip": "10.1.2.3", "aws:securetransport": "false", "s3:prefix": resource}})
 		}
 		_ = p.isPublic()
 	})
