@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // rootClient returns an aws-sdk-go-v2 client for the cluster's root key.
@@ -34,24 +35,52 @@ func removeBuckets(ctx context.Context, c *s3.Client, prefix string) []string {
 	if err != nil {
 		return []string{"(list buckets: " + err.Error() + ")"}
 	}
-	var left []string
+	var names []string
 	for _, b := range out.Buckets {
-		name := aws.ToString(b.Name)
-		if !strings.HasPrefix(name, prefix) {
-			continue
-		}
-		emptyBucket(ctx, c, name)
-		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name}); err != nil {
-			left = append(left, name+" ("+err.Error()+")")
+		if name := aws.ToString(b.Name); strings.HasPrefix(name, prefix) {
+			names = append(names, name)
 		}
 	}
+	// Versions under COMPLIANCE retention can only be waited out; the
+	// suites lock them for seconds, so a few rounds a little apart do it.
+	var left []string
+	for round := 0; round < 4 && len(names) > 0; round++ {
+		if round > 0 {
+			select {
+			case <-ctx.Done():
+				return append(left, "("+ctx.Err().Error()+")")
+			case <-time.After(10 * time.Second):
+			}
+		}
+		names, left = deleteBuckets(ctx, c, names)
+	}
 	return left
+}
+
+// deleteBuckets empties and deletes each bucket and returns the names it
+// could not delete, and why.
+func deleteBuckets(ctx context.Context, c *s3.Client, names []string) (remaining, why []string) {
+	for _, name := range names {
+		emptyBucket(ctx, c, name)
+		if _, err := c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &name}); err != nil {
+			remaining = append(remaining, name)
+			why = append(why, name+" ("+err.Error()+")")
+		}
+	}
+	return remaining, why
 }
 
 func emptyBucket(ctx context.Context, c *s3.Client, bucket string) {
 	bypass := aws.Bool(true)
 	del := func(key, version *string) {
-		_, _ = c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &bucket, Key: key, VersionId: version, BypassGovernanceRetention: bypass})
+		in := &s3.DeleteObjectInput{Bucket: &bucket, Key: key, VersionId: version, BypassGovernanceRetention: bypass}
+		if _, err := c.DeleteObject(ctx, in); err == nil || version == nil {
+			return
+		}
+		// A legal hold blocks even a bypassing delete: lift it first.
+		_, _ = c.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: &bucket, Key: key, VersionId: version,
+			LegalHold: &types.ObjectLockLegalHold{Status: types.ObjectLockLegalHoldStatusOff}})
+		_, _ = c.DeleteObject(ctx, in)
 	}
 	versions := s3.NewListObjectVersionsPaginator(c, &s3.ListObjectVersionsInput{Bucket: &bucket})
 	listedVersions := true

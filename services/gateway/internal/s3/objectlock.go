@@ -336,6 +336,10 @@ func (h *Handler) getObjectRetention(req *request) error {
 }
 
 func (h *Handler) putObjectRetention(req *request) error {
+	// NoSuchBucket comes before anything about the body.
+	if _, err := h.cachedBucket(req); err != nil {
+		return err
+	}
 	data, err := readLockBody(req)
 	if err != nil {
 		return err
@@ -394,6 +398,10 @@ func (h *Handler) getObjectLegalHold(req *request) error {
 }
 
 func (h *Handler) putObjectLegalHold(req *request) error {
+	// NoSuchBucket comes before anything about the body.
+	if _, err := h.cachedBucket(req); err != nil {
+		return err
+	}
 	data, err := readLockBody(req)
 	if err != nil {
 		return err

@@ -114,6 +114,20 @@ func TestObjectLockConfiguration(t *testing.T) {
 	wantAPIError(t, err, "ObjectLockConfigurationNotFoundError", 404)
 }
 
+// A missing bucket is NoSuchBucket whatever the body holds.
+func TestLockSubresourcesOnMissingBucket(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	_, err := e.client.PutObjectRetention(ctx, &awss3.PutObjectRetentionInput{Bucket: aws.String("missing"), Key: aws.String("k")})
+	wantAPIError(t, err, "NoSuchBucket", 404)
+	_, err = e.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: aws.String("missing"), Key: aws.String("k")})
+	wantAPIError(t, err, "NoSuchBucket", 404)
+	// On a bucket without object lock a bad body is still MalformedXML.
+	e.createBucket(t, "nolock")
+	_, err = e.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{Bucket: aws.String("nolock"), Key: aws.String("k")})
+	wantAPIError(t, err, "MalformedXML", 400)
+}
+
 func TestCreateLockedBucketLeavesNothingOnFailure(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := ctxT(t)
