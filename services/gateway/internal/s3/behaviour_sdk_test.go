@@ -95,6 +95,9 @@ func TestCopyMetadataSizeCheckedWithCopyDirective(t *testing.T) {
 		Metadata: map[string]string{strings.Repeat("s", 2048): "value"},
 	})
 	wantAPIError(t, err, "MetadataTooLarge", 400)
+	if got, want := apiMessage(err), "Your metadata headers exceed the maximum allowed metadata size"; got != want {
+		t.Fatalf("message = %q, want %q", got, want)
+	}
 }
 
 // TestPartNumberCheckedBeforeLookup: an invalid partNumber is

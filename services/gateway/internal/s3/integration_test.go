@@ -366,6 +366,9 @@ func TestBuckets(t *testing.T) {
 		e.put(t, "photos", "k", []byte("x"))
 		_, err := e.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("photos")})
 		wantAPIError(t, err, "BucketNotEmpty", 409)
+		if got, want := apiMessage(err), "The bucket you tried to delete is not empty."; got != want {
+			t.Fatalf("message = %q, want %q", got, want)
+		}
 		if _, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String("k")}); err != nil {
 			t.Fatal(err)
 		}
