@@ -142,7 +142,7 @@ var errorTable = map[string]Error{
 	ErrInvalidAccessKeyID:                 {HTTPStatus: http.StatusForbidden, Message: "The AWS access key ID you provided does not exist in our records."},
 	ErrInvalidArgument:                    {HTTPStatus: http.StatusBadRequest, Message: "Invalid Argument"},
 	ErrInvalidBucketName:                  {HTTPStatus: http.StatusBadRequest, Message: "The specified bucket is not valid."},
-	ErrInvalidDigest:                      {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified is not valid."},
+	ErrInvalidDigest:                      {HTTPStatus: http.StatusBadRequest, Message: "The Content-MD5 you specified was invalid."},
 	ErrInvalidLocationConstraint:          {HTTPStatus: http.StatusBadRequest, Message: "The specified location constraint is not valid."},
 	ErrInvalidPart:                        {HTTPStatus: http.StatusBadRequest, Message: "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."},
 	ErrInvalidPartNumber:                  {HTTPStatus: http.StatusRequestedRangeNotSatisfiable, Message: "The requested partnumber is not satisfiable."},

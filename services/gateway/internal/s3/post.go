@@ -486,7 +486,7 @@ func (h *Handler) authenticatePost(form *postForm, bucket string) ([]policyCondi
 	_, hasPolicy := f["policy"]
 	_, hasSignature := f["x-amz-signature"]
 	if !hasPolicy && !hasSignature {
-		return nil, newError(ErrAccessDenied, "Anonymous access is not allowed.")
+		return nil, newError(ErrAccessDenied, "")
 	}
 	for _, name := range []string{"policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} {
 		// Present but empty is the policy's or signature's business.

@@ -297,7 +297,9 @@ func TestPostObject(t *testing.T) {
 		fw.Write([]byte("x"))
 		w.Close()
 		resp, rb = e.post(t, "/forms", buf.Bytes(), w.FormDataContentType())
-		checkXMLError(t, resp, rb, 403, "AccessDenied")
+		if xe := checkXMLError(t, resp, rb, 403, "AccessDenied"); xe.Message != "Access Denied" {
+			t.Fatalf("anonymous form: message %q, want AWS's \"Access Denied\"", xe.Message)
+		}
 		buf.Reset()
 		w = multipart.NewWriter(&buf)
 		w.WriteField("key", "nofile")
