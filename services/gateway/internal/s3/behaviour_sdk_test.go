@@ -56,7 +56,9 @@ func TestEmptyContentMD5(t *testing.T) {
 	e.createBucket(t, "md5")
 	req := e.signedRequest(t, "PUT", "/md5/obj", []byte("dummy data"), http.Header{"Content-Md5": {""}}, "")
 	resp, body := do(t, req)
-	checkXMLError(t, resp, body, 400, "InvalidDigest")
+	if xe := checkXMLError(t, resp, body, 400, "InvalidDigest"); xe.Message != "The Content-MD5 you specified was invalid." {
+		t.Fatalf("message %q", xe.Message)
+	}
 	if _, _, err := e.get(t, "md5", "obj", ""); apiCode(err) != "NoSuchKey" {
 		t.Fatalf("object after a refused put: %v", err)
 	}
@@ -95,6 +97,9 @@ func TestCopyMetadataSizeCheckedWithCopyDirective(t *testing.T) {
 		Metadata: map[string]string{strings.Repeat("s", 2048): "value"},
 	})
 	wantAPIError(t, err, "MetadataTooLarge", 400)
+	if got, want := apiMessage(err), "Your metadata headers exceed the maximum allowed metadata size"; got != want {
+		t.Fatalf("message = %q, want %q", got, want)
+	}
 }
 
 // TestPartNumberCheckedBeforeLookup: an invalid partNumber is

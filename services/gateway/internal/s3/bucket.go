@@ -212,6 +212,17 @@ func (h *Handler) bucket(req *request) (*metadatav1.Bucket, error) {
 	return resp.GetBucket(), nil
 }
 
+// bucketIsVersioned reports whether the addressed bucket has had versioning
+// enabled, when AWS's BucketNotEmpty also asks to delete all versions.
+func (h *Handler) bucketIsVersioned(req *request) bool {
+	b, err := h.bucket(req)
+	if err != nil {
+		return false
+	}
+	v := b.GetVersioning()
+	return v == metadatav1.Versioning_VERSIONING_ENABLED || v == metadatav1.Versioning_VERSIONING_SUSPENDED
+}
+
 func (h *Handler) headBucket(req *request) error {
 	b, err := h.bucket(req)
 	if err != nil {
@@ -239,6 +250,9 @@ func (h *Handler) deleteBucket(req *request) error {
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	if _, err := h.meta.DeleteBucket(ctx, &metadatav1.DeleteBucketRequest{Name: req.route.Bucket}); err != nil {
+		if toS3Error(err).Code == ErrBucketNotEmpty && h.bucketIsVersioned(req) {
+			return newError(ErrBucketNotEmpty, "The bucket you tried to delete is not empty. You must delete all versions in the bucket.")
+		}
 		return fmt.Errorf("delete bucket: %w", err)
 	}
 	// A bucket created again under this name starts without a policy.

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"hash/crc32"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,8 +70,10 @@ func isCRC(algo string) bool {
 // errUnsupportedAlgorithm answers an x-amz-sdk-checksum-algorithm or
 // x-amz-checksum-algorithm naming no algorithm S3 knows.
 func errUnsupportedAlgorithm() *Error {
+	names := checksumAlgorithms()
+	sort.Strings(names) // the message lists them alphabetically
 	return errorf(ErrInvalidRequest, "Checksum algorithm provided is unsupported. Please try again with any of the valid types: [%s]",
-		strings.Join(checksumAlgorithms(), ", "))
+		strings.Join(names, ", "))
 }
 
 // checksumHeader is the header (or trailer) carrying algo's value.

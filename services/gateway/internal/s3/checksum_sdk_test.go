@@ -315,6 +315,9 @@ func TestMultipartNewChecksumAlgorithms(t *testing.T) {
 			_, err := c.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("new-mp"), Key: aws.String("x"),
 				ChecksumAlgorithm: types.ChecksumAlgorithm(algo), ChecksumType: types.ChecksumTypeFullObject})
 			wantAPIError(t, err, "InvalidRequest", 400)
+			if got, want := apiMessage(err), "The FULL_OBJECT checksum type cannot be used with the "+strings.ToLower(algo)+" checksum algorithm."; got != want {
+				t.Fatalf("message = %q, want %q", got, want)
+			}
 		}
 	})
 }

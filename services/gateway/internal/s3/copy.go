@@ -188,7 +188,7 @@ func (h *Handler) copyObject(req *request) error {
 	if e := checkStorageClass(r.Header); e != nil {
 		return e
 	}
-	redirect, e := redirectLocation(r.Header)
+	redirect, e := redirectLocation(r.Header.Get("x-amz-website-redirect-location"))
 	if e != nil {
 		return e
 	}

@@ -192,7 +192,8 @@ func splitHeaderList(v string) ([]string, *Error) {
 			continue
 		}
 		if !isToken(name) {
-			return nil, errorf(ErrBadRequest, "Access-Control-Request-Headers %q contains invalid character.", name)
+			// Quoted as sent, with the space after the comma.
+			return nil, errorf(ErrBadRequest, `Access-Control-Request-Headers "%s" contains invalid character.`, p)
 		}
 		out = append(out, strings.ToLower(name))
 	}

@@ -366,6 +366,9 @@ func TestBuckets(t *testing.T) {
 		e.put(t, "photos", "k", []byte("x"))
 		_, err := e.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("photos")})
 		wantAPIError(t, err, "BucketNotEmpty", 409)
+		if got, want := apiMessage(err), "The bucket you tried to delete is not empty."; got != want {
+			t.Fatalf("message = %q, want %q", got, want)
+		}
 		if _, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String("photos"), Key: aws.String("k")}); err != nil {
 			t.Fatal(err)
 		}
@@ -756,9 +759,18 @@ func TestListing(t *testing.T) {
 		if err != nil || len(out.Contents) != 0 || aws.ToInt32(out.KeyCount) != 0 {
 			t.Fatalf("max-keys 0: %v", err)
 		}
-		resp, body := do(t, e.signedRequest(t, "GET", "/list?max-keys=-1", nil, nil, ""))
-		checkXMLError(t, resp, body, 400, "InvalidArgument")
-		resp, body = do(t, e.signedRequest(t, "GET", "/list?encoding-type=base64", nil, nil, ""))
+		for q, want := range map[string]string{
+			"max-keys=-1":             "Argument maxKeys must be an integer between 0 and 2147483647",
+			"max-keys=x":              "Provided max-keys not an integer or within integer range",
+			"versions&max-keys=-1":    "max-keys cannot be negative",
+			"list-type=2&max-keys=-1": "Argument maxKeys must be an integer between 0 and 2147483647",
+		} {
+			resp, body := do(t, e.signedRequest(t, "GET", "/list?"+q, nil, nil, ""))
+			if xe := checkXMLError(t, resp, body, 400, "InvalidArgument"); xe.Message != want {
+				t.Fatalf("%s: message %q, want %q", q, xe.Message, want)
+			}
+		}
+		resp, body := do(t, e.signedRequest(t, "GET", "/list?encoding-type=base64", nil, nil, ""))
 		checkXMLError(t, resp, body, 400, "InvalidArgument")
 		out2, err := e.client.ListObjectsV2(ctx, &awss3.ListObjectsV2Input{Bucket: aws.String("list"), MaxKeys: aws.Int32(5000)})
 		if err != nil || aws.ToInt32(out2.MaxKeys) != 1000 {

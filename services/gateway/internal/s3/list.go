@@ -68,8 +68,14 @@ func parseListParams(req *request) (listParams, error) {
 	}
 	if v, ok := q["max-keys"]; ok {
 		n, err := strconv.Atoi(v[0])
-		if err != nil || n < 0 {
+		switch {
+		case err != nil:
 			return p, newError(ErrInvalidArgument, "Provided max-keys not an integer or within integer range")
+		case n < 0 && req.route.Op == OpListObjectVersions:
+			// S3's version listing words this one differently.
+			return p, newError(ErrInvalidArgument, "max-keys cannot be negative")
+		case n < 0:
+			return p, newError(ErrInvalidArgument, "Argument maxKeys must be an integer between 0 and 2147483647")
 		}
 		p.maxKeys = min(n, maxListKeys)
 	}

@@ -251,7 +251,7 @@ func createChecksum(hdr http.Header) (algo, typ string, e *Error) {
 		typ = checksumTypeComposite
 	}
 	if (typ == checksumTypeFullObject && !isCRC(algo)) || (typ == checksumTypeComposite && algo == algoCRC64NVME) {
-		return "", "", errorf(ErrInvalidRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", algo, strings.ToLower(typ))
+		return "", "", errorf(ErrInvalidRequest, "The %s checksum type cannot be used with the %s checksum algorithm.", typ, strings.ToLower(algo))
 	}
 	return algo, typ, nil
 }

@@ -250,6 +250,9 @@ func TestMultipartUpload(t *testing.T) {
 		}
 		_, err = c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big/object"), PartNumber: aws.Int32(4)})
 		wantAPIError(t, err, "InvalidPartNumber", 416)
+		if got, want := apiMessage(err), "The requested partnumber is not satisfiable."; got != want {
+			t.Fatalf("message = %q, want %q", got, want)
+		}
 		_, err = c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big/object"), PartNumber: aws.Int32(10001)})
 		wantAPIError(t, err, "InvalidArgument", 400)
 		_, err = c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String("mpu"), Key: aws.String("big/object"), PartNumber: aws.Int32(1), Range: aws.String("bytes=0-1")})
@@ -349,6 +352,9 @@ func TestMultipartErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := c.CompleteMultipartUpload(ctx, completeInput("mperr", "k", id, tt.parts...))
 			wantAPIError(t, err, tt.code, tt.status)
+			if tt.code == "EntityTooSmall" && apiMessage(err) != "Your proposed upload is smaller than the minimum allowed size" {
+				t.Fatalf("message = %q", apiMessage(err))
+			}
 		})
 	}
 	t.Run("malformed xml", func(t *testing.T) {

@@ -53,7 +53,7 @@ func objectFromHeaders(req *request) (*metadatav1.ObjectVersion, *Error) {
 	if e := checkStorageClass(r.Header); e != nil {
 		return nil, e
 	}
-	redirect, e := redirectLocation(r.Header)
+	redirect, e := redirectLocation(r.Header.Get("x-amz-website-redirect-location"))
 	if e != nil {
 		return nil, e
 	}

@@ -468,7 +468,7 @@ func checkLength(conds []policyCondition, size int64) *Error {
 		}
 		proposed := strconv.FormatInt(size, 10)
 		if size < c.min {
-			return newError(ErrEntityTooSmall, "Your proposed upload is smaller than the minimum allowed size").With("ProposedSize", proposed).With("MinSizeAllowed", strconv.FormatInt(c.min, 10))
+			return newError(ErrEntityTooSmall, "").With("ProposedSize", proposed).With("MinSizeAllowed", strconv.FormatInt(c.min, 10))
 		}
 		if size > c.max {
 			return newError(ErrEntityTooLarge, "").With("ProposedSize", proposed).With("MaxSizeAllowed", strconv.FormatInt(c.max, 10))
@@ -486,7 +486,7 @@ func (h *Handler) authenticatePost(form *postForm, bucket string) ([]policyCondi
 	_, hasPolicy := f["policy"]
 	_, hasSignature := f["x-amz-signature"]
 	if !hasPolicy && !hasSignature {
-		return nil, newError(ErrAccessDenied, "Anonymous access is not allowed.")
+		return nil, newError(ErrAccessDenied, "")
 	}
 	for _, name := range []string{"policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"} {
 		// Present but empty is the policy's or signature's business.
@@ -598,6 +598,10 @@ func (h *Handler) postObject(req *request) error {
 	if e != nil {
 		return e
 	}
+	redirect, e := redirectLocation(f["x-amz-website-redirect-location"])
+	if e != nil {
+		return e
+	}
 	var tags map[string]string
 	if t := f["tagging"]; t != "" {
 		var te *Error
@@ -699,21 +703,22 @@ func (h *Handler) postObject(req *request) error {
 		segs[0].Checksums = checksums
 	}
 	v := &metadatav1.ObjectVersion{
-		Bucket:             req.route.Bucket,
-		Key:                key,
-		Size:               size,
-		Etag:               etag,
-		ContentType:        f["content-type"],
-		ContentEncoding:    f["content-encoding"],
-		CacheControl:       f["cache-control"],
-		ContentDisposition: f["content-disposition"],
-		ContentLanguage:    f["content-language"],
-		Expires:            f["expires"],
-		UserMetadata:       md,
-		Tags:               tags,
-		Segments:           segs,
-		Checksums:          checksums,
-		ChecksumType:       checksumTypeFullObject,
+		Bucket:                  req.route.Bucket,
+		Key:                     key,
+		Size:                    size,
+		Etag:                    etag,
+		ContentType:             f["content-type"],
+		ContentEncoding:         f["content-encoding"],
+		CacheControl:            f["cache-control"],
+		ContentDisposition:      f["content-disposition"],
+		ContentLanguage:         f["content-language"],
+		Expires:                 f["expires"],
+		UserMetadata:            md,
+		Tags:                    tags,
+		Segments:                segs,
+		WebsiteRedirectLocation: redirect,
+		Checksums:               checksums,
+		ChecksumType:            checksumTypeFullObject,
 	}
 	if err := h.applyDefaultRetention(req, b, v); err != nil {
 		return err

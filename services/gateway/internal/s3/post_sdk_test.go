@@ -172,6 +172,18 @@ func TestPostObject(t *testing.T) {
 		}
 	})
 
+	t.Run("website redirect location", func(t *testing.T) {
+		f := newPostForm("forms", [2]string{"key", "moved"}, [2]string{"x-amz-website-redirect-location", "/new/page.html"})
+		body, ct := f.body(t, "m", []byte("m"))
+		if resp, rb := e.post(t, "/forms", body, ct); resp.StatusCode != 204 {
+			t.Fatalf("status %d: %s", resp.StatusCode, rb)
+		}
+		out, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("forms"), Key: aws.String("moved")})
+		if err != nil || aws.ToString(out.WebsiteRedirectLocation) != "/new/page.html" {
+			t.Fatalf("head: %+v %v", out, err)
+		}
+	})
+
 	t.Run("empty file", func(t *testing.T) {
 		f := newPostForm("forms", [2]string{"key", "empty"})
 		body, ct := f.body(t, "e", nil)
@@ -249,6 +261,10 @@ func TestPostObject(t *testing.T) {
 			{"too large", func(f *postForm) { f.conditions = append(f.conditions, []any{"content-length-range", 0, 10}) }, big, 400, "EntityTooLarge"},
 			{"too small", func(f *postForm) { f.conditions = append(f.conditions, []any{"content-length-range", 2, 10}) }, []byte("x"), 400, "EntityTooSmall"},
 			{"fields after a large file", func(f *postForm) { f.after = [][2]string{{"x-ignore-late", strings.Repeat("z", 70<<10)}} }, big, 400, "MalformedPOSTRequest"},
+			{"bad website redirect location", func(f *postForm) {
+				f.fields = append(f.fields, [2]string{"x-amz-website-redirect-location", "ftp://example.com/x"})
+				f.conditions = append(f.conditions, []any{"starts-with", "$x-amz-website-redirect-location", ""})
+			}, []byte("x"), 400, "InvalidRedirectLocation"},
 			{"bad tagging", func(f *postForm) {
 				f.fields = append(f.fields, [2]string{"tagging", "<Tagging>"})
 				f.conditions = append(f.conditions, []any{"starts-with", "$tagging", ""})
@@ -281,7 +297,9 @@ func TestPostObject(t *testing.T) {
 		fw.Write([]byte("x"))
 		w.Close()
 		resp, rb = e.post(t, "/forms", buf.Bytes(), w.FormDataContentType())
-		checkXMLError(t, resp, rb, 403, "AccessDenied")
+		if xe := checkXMLError(t, resp, rb, 403, "AccessDenied"); xe.Message != "Access Denied" {
+			t.Fatalf("anonymous form: message %q, want AWS's \"Access Denied\"", xe.Message)
+		}
 		buf.Reset()
 		w = multipart.NewWriter(&buf)
 		w.WriteField("key", "nofile")

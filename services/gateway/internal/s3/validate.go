@@ -3,6 +3,7 @@ package s3
 import (
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,40 +27,41 @@ var (
 )
 
 // validBucketName checks a bucket name against S3's general purpose bucket
-// naming rules.
+// naming rules: 3 to 63 lowercase letters, digits, dots and hyphens,
+// beginning and ending with a letter or digit, no two adjacent periods, not
+// an IP address, none of AWS's reserved prefixes and suffixes. The error
+// names no rule: AWS's InvalidBucketName message is the same for all.
 func validBucketName(name string) *Error {
-	bad := func(why string) *Error {
-		return newError(ErrInvalidBucketName, "The specified bucket is not valid: "+why+".")
+	if !bucketNameFollowsRules(name) {
+		return newError(ErrInvalidBucketName, "")
 	}
+	return nil
+}
+
+func bucketNameFollowsRules(name string) bool {
 	if len(name) < 3 || len(name) > 63 {
-		return bad("names must be between 3 and 63 characters long")
+		return false
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
-			return bad("names may hold only lowercase letters, digits, dots and hyphens")
+			return false
 		}
 	}
-	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) {
-		return bad("names must begin and end with a letter or digit")
-	}
-	if strings.Contains(name, "..") {
-		return bad("names must not contain two adjacent periods")
-	}
-	if looksLikeIPv4(name) {
-		return bad("names must not be formatted as an IP address")
+	if !isAlnum(name[0]) || !isAlnum(name[len(name)-1]) || strings.Contains(name, "..") || looksLikeIPv4(name) {
+		return false
 	}
 	for _, p := range reservedBucketPrefixes {
 		if strings.HasPrefix(name, p) {
-			return bad("names must not start with " + p)
+			return false
 		}
 	}
 	for _, s := range reservedBucketSuffixes {
 		if strings.HasSuffix(name, s) {
-			return bad("names must not end with " + s)
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 func isAlnum(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
@@ -128,7 +130,7 @@ func userMetadata(h http.Header) (map[string]string, *Error) {
 		size += len(v)
 	}
 	if size > MaxUserMetadataSize {
-		return nil, errorf(ErrMetadataTooLarge, "Your metadata headers exceed the maximum allowed metadata size: %d bytes, the limit is %d.", size, MaxUserMetadataSize)
+		return nil, newError(ErrMetadataTooLarge, "").With("Size", strconv.Itoa(size)).With("MaxSizeAllowed", strconv.Itoa(MaxUserMetadataSize))
 	}
 	return md, nil
 }
@@ -153,10 +155,10 @@ func checkStorageClass(h http.Header) *Error {
 	return nil
 }
 
-// redirectLocation reads x-amz-website-redirect-location: S3 takes only an
-// absolute http(s) URL or a path starting with "/".
-func redirectLocation(h http.Header) (string, *Error) {
-	v := h.Get("x-amz-website-redirect-location")
+// redirectLocation checks an x-amz-website-redirect-location header or
+// POST form field: S3 takes only an absolute http(s) URL or a path
+// starting with "/".
+func redirectLocation(v string) (string, *Error) {
 	if v == "" || strings.HasPrefix(v, "/") || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
 		return v, nil
 	}

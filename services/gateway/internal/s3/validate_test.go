@@ -48,8 +48,8 @@ func TestValidBucketName(t *testing.T) {
 			if (err == nil) != tt.ok {
 				t.Fatalf("validBucketName(%q) = %v, want ok=%v", tt.name, err, tt.ok)
 			}
-			if err != nil && (err.Code != ErrInvalidBucketName || err.HTTPStatus != http.StatusBadRequest) {
-				t.Fatalf("error = %+v, want InvalidBucketName 400", err)
+			if err != nil && (err.Code != ErrInvalidBucketName || err.HTTPStatus != http.StatusBadRequest || err.Message != "The specified bucket is not valid.") {
+				t.Fatalf("error = %+v, want InvalidBucketName 400 with AWS's message", err)
 			}
 		})
 	}

@@ -424,6 +424,9 @@ func TestVersionedBucketCannotBeDeletedWhileVersionsRemain(t *testing.T) {
 	}
 	_, err = e.client.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: aws.String("vdel")})
 	wantAPIError(t, err, "BucketNotEmpty", 409)
+	if got, want := apiMessage(err), "The bucket you tried to delete is not empty. You must delete all versions in the bucket."; got != want {
+		t.Fatalf("message = %q, want %q", got, want)
+	}
 	ids := []string{aws.ToString(out.VersionId), aws.ToString(del.VersionId)}
 	sort.Strings(ids)
 	for _, id := range ids {
