@@ -26,7 +26,7 @@ var metricRE = regexp.MustCompile(`\banvil_[a-z0-9_]+`)
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
-	nameRE := regexp.MustCompile(`Name:\s+"(anvil_[a-z0-9_]+)"`)
+	nameRE := regexp.MustCompile(`(?:Name:\s+|NewDesc\()"(anvil_[a-z0-9_]+)"`)
 	for _, dir := range []string{"services", "pkg"} {
 		err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
