@@ -156,7 +156,12 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	hdr := req.w.Header()
 	hdr.Set("ETag", `"`+put.ETag+`"`)
 	setChecksumHeaders(hdr, checksums, checksumTypeFullObject)
-	versionIDHeader(req.w, b, resp.GetVersion())
+	// AWS's PutObject answers the null version a Suspended bucket writes
+	// without x-amz-version-id (its "versioning suspended" sample response);
+	// GET, HEAD and DELETE still show "null".
+	if b.GetVersioning() != metadatav1.Versioning_VERSIONING_SUSPENDED {
+		versionIDHeader(req.w, b, resp.GetVersion())
+	}
 	// The stored size, as S3 answers it (SDKs expose it as PutObjectOutput.Size).
 	hdr.Set("x-amz-object-size", strconv.FormatInt(resp.GetVersion().GetSize(), 10))
 	hdr.Set("Content-Length", "0")
