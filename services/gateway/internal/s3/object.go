@@ -350,14 +350,18 @@ func partSpan(v *metadatav1.ObjectVersion, n int32) (byteRange, *Error) {
 }
 
 // setPartChecksumHeaders sends the checksum of part n: a multipart
-// object's part checksum, or a single-part object's own checksum.
+// object's part checksum, or a single-part object's own checksum. As AWS
+// does, a full-object checksum of several parts describes no single part,
+// so such a read gets none.
 func setPartChecksumHeaders(hdr http.Header, v *metadatav1.ObjectVersion, n int32) {
+	objSums, typ := objectChecksums(v)
 	if v.GetPartsCount() == 0 {
-		sums, typ := objectChecksums(v)
-		setChecksumHeaders(hdr, sums, typ)
+		setChecksumHeaders(hdr, objSums, typ)
 		return
 	}
-	objSums, typ := objectChecksums(v)
+	if typ == checksumTypeFullObject && v.GetPartsCount() > 1 {
+		return
+	}
 	for _, seg := range v.GetSegments() {
 		if seg.GetPartNumber() != n {
 			continue
