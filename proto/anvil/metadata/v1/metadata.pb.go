@@ -1396,10 +1396,13 @@ type ListObjectsRequest struct {
 	Prefix    string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	Delimiter string                 `protobuf:"bytes,3,opt,name=delimiter,proto3" json:"delimiter,omitempty"`
 	// Return keys (and common prefixes) strictly after this one.
-	StartAfter    string `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
-	MaxKeys       int32  `protobuf:"varint,5,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	StartAfter string `protobuf:"bytes,4,opt,name=start_after,json=startAfter,proto3" json:"start_after,omitempty"`
+	MaxKeys    int32  `protobuf:"varint,5,opt,name=max_keys,json=maxKeys,proto3" json:"max_keys,omitempty"`
+	// Fill in each listed version's user_metadata (MinIO's metadata=true
+	// listing extension); left out otherwise.
+	WithUserMetadata bool `protobuf:"varint,6,opt,name=with_user_metadata,json=withUserMetadata,proto3" json:"with_user_metadata,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ListObjectsRequest) Reset() {
@@ -1465,6 +1468,13 @@ func (x *ListObjectsRequest) GetMaxKeys() int32 {
 		return x.MaxKeys
 	}
 	return 0
+}
+
+func (x *ListObjectsRequest) GetWithUserMetadata() bool {
+	if x != nil {
+		return x.WithUserMetadata
+	}
+	return false
 }
 
 type ListObjectsResponse struct {
@@ -3709,14 +3719,15 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\adeleted\x18\x01 \x01(\bR\adeleted\x12#\n" +
 	"\rdelete_marker\x18\x02 \x01(\bR\fdeleteMarker\x12\x1d\n" +
 	"\n" +
-	"version_id\x18\x03 \x01(\tR\tversionId\"\x9e\x01\n" +
+	"version_id\x18\x03 \x01(\tR\tversionId\"\xcc\x01\n" +
 	"\x12ListObjectsRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x1c\n" +
 	"\tdelimiter\x18\x03 \x01(\tR\tdelimiter\x12\x1f\n" +
 	"\vstart_after\x18\x04 \x01(\tR\n" +
 	"startAfter\x12\x19\n" +
-	"\bmax_keys\x18\x05 \x01(\x05R\amaxKeys\"\xb9\x01\n" +
+	"\bmax_keys\x18\x05 \x01(\x05R\amaxKeys\x12,\n" +
+	"\x12with_user_metadata\x18\x06 \x01(\bR\x10withUserMetadata\"\xb9\x01\n" +
 	"\x13ListObjectsResponse\x12:\n" +
 	"\aobjects\x18\x01 \x03(\v2 .anvil.metadata.v1.ObjectVersionR\aobjects\x12'\n" +
 	"\x0fcommon_prefixes\x18\x02 \x03(\tR\x0ecommonPrefixes\x12\x1c\n" +

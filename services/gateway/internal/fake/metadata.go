@@ -311,7 +311,11 @@ func (m *Metadata) ListObjects(_ context.Context, req *metadatav1.ListObjectsReq
 			seen[entry] = true
 			resp.CommonPrefixes = append(resp.CommonPrefixes, entry)
 		} else {
-			resp.Objects = append(resp.Objects, cloneVersion(objs[k][0], true))
+			v := cloneVersion(objs[k][0], true)
+			if !req.GetWithUserMetadata() {
+				v.UserMetadata = nil
+			}
+			resp.Objects = append(resp.Objects, v)
 		}
 	}
 	if !resp.Truncated {

@@ -246,6 +246,17 @@ func TestMultipartNewChecksumAlgorithms(t *testing.T) {
 			if got != want || hout.ChecksumType != types.ChecksumTypeComposite {
 				t.Fatalf("head shows %q (%s), want %q", got, hout.ChecksumType, want)
 			}
+			// A partNumber read of a composite shows that part's checksum.
+			hout, err = c.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("new-mp"), Key: aws.String(key),
+				PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = sdkSum(algo, hout.ChecksumCRC32, hout.ChecksumCRC32C, hout.ChecksumCRC64NVME, hout.ChecksumSHA1, hout.ChecksumSHA256,
+				hout.ChecksumMD5, hout.ChecksumSHA512, hout.ChecksumXXHASH64, hout.ChecksumXXHASH3, hout.ChecksumXXHASH128)
+			if got != newAlgoSum(algo, p2) || hout.ChecksumType != types.ChecksumTypeComposite {
+				t.Fatalf("part 2 head shows %q (%s), want %q", got, hout.ChecksumType, newAlgoSum(algo, p2))
+			}
 			attrs, err := c.GetObjectAttributes(ctx, &awss3.GetObjectAttributesInput{Bucket: aws.String("new-mp"), Key: aws.String(key),
 				ObjectAttributes: []types.ObjectAttributes{types.ObjectAttributesChecksum, types.ObjectAttributesObjectParts}})
 			if err != nil || attrs.Checksum == nil || attrs.ObjectParts == nil || len(attrs.ObjectParts.Parts) != 2 {

@@ -123,6 +123,9 @@ const (
 	ErrInvalidBucketState            = "InvalidBucketState"
 	ErrMissingRequestBodyError       = "MissingRequestBodyError"
 	ErrNoSuchObjectLockConfiguration = "NoSuchObjectLockConfiguration"
+
+	// Request limits.
+	ErrRequestHeaderSectionTooLarge = "RequestHeaderSectionTooLarge"
 )
 
 // errorTable is the single table of S3 errors: code, HTTP status, default
@@ -208,6 +211,9 @@ var errorTable = map[string]Error{
 	ErrInvalidBucketState:            {HTTPStatus: http.StatusConflict, Message: "The request is not valid with the current state of the bucket."},
 	ErrMissingRequestBodyError:       {HTTPStatus: http.StatusBadRequest, Message: "Request Body is empty"},
 	ErrNoSuchObjectLockConfiguration: {HTTPStatus: http.StatusBadRequest, Message: "The specified object does not have a ObjectLock configuration."},
+
+	// Request limits.
+	ErrRequestHeaderSectionTooLarge: {HTTPStatus: http.StatusBadRequest, Message: "Your request header section exceeds the maximum allowed size."},
 }
 
 // newError returns the table's error for code, with msg replacing the

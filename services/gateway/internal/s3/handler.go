@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -237,6 +238,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	if e := checkHeaderSection(r); e != nil {
+		h.writeError(req, e)
+		return
+	}
 	if req.route.Op == OpPreflight {
 		// Browsers send CORS preflights without credentials.
 		h.preflight(req)
@@ -409,4 +414,22 @@ func (h *Handler) writeXML(req *request, v any) error {
 	req.w.WriteHeader(http.StatusOK)
 	_, _ = req.w.Write(body)
 	return nil
+}
+
+// maxHeaderSection is AWS's limit on the size of a request's header section.
+const maxHeaderSection = 8 << 10
+
+// checkHeaderSection refuses a request whose header lines ("Name: value"
+// plus CRLF, Host included) add up to more than S3 accepts.
+func checkHeaderSection(r *http.Request) *Error {
+	n := len("Host: \r\n") + len(r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if n <= maxHeaderSection {
+		return nil
+	}
+	return newError(ErrRequestHeaderSectionTooLarge, "").With("MaxSizeAllowed", strconv.Itoa(maxHeaderSection))
 }

@@ -56,6 +56,9 @@ type listParams struct {
 	maxKeys           int
 	encode            func(string) string
 	encodingType      string
+	// withMetadata is MinIO's metadata=true extension of ListObjectsV2:
+	// each entry carries its user metadata.
+	withMetadata bool
 }
 
 func parseListParams(req *request) (listParams, error) {
@@ -101,11 +104,12 @@ func (h *Handler) list(req *request, p listParams, startAfter string) (*metadata
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.ListObjects(ctx, &metadatav1.ListObjectsRequest{
-		Bucket:     req.route.Bucket,
-		Prefix:     p.prefix,
-		Delimiter:  p.delimiter,
-		StartAfter: startAfter,
-		MaxKeys:    int32(p.maxKeys),
+		Bucket:           req.route.Bucket,
+		Prefix:           p.prefix,
+		Delimiter:        p.delimiter,
+		StartAfter:       startAfter,
+		MaxKeys:          int32(p.maxKeys),
+		WithUserMetadata: p.withMetadata,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list objects: %w", err)
@@ -127,6 +131,10 @@ func (h *Handler) entries(resp *metadatav1.ListObjectsResponse, p listParams, wi
 		if withOwner {
 			own := h.owner
 			e.Owner = &own
+		}
+		if p.withMetadata {
+			md := listedUserMetadata(o.GetUserMetadata())
+			e.UserMetadata = &md
 		}
 		objs = append(objs, e)
 	}
@@ -187,6 +195,7 @@ func (h *Handler) listObjectsV2(req *request) error {
 		return err
 	}
 	q := req.route.Query
+	p.withMetadata = q.Get("metadata") == "true"
 	startAfter := q.Get("start-after")
 	token := q.Get("continuation-token")
 	resume := startAfter

@@ -156,7 +156,12 @@ func (h *Handler) putObject(req *request, res *sigv4.Result) error {
 	hdr := req.w.Header()
 	hdr.Set("ETag", `"`+put.ETag+`"`)
 	setChecksumHeaders(hdr, checksums, checksumTypeFullObject)
-	versionIDHeader(req.w, b, resp.GetVersion())
+	// AWS's PutObject answers the null version a Suspended bucket writes
+	// without x-amz-version-id (its "versioning suspended" sample response);
+	// GET, HEAD and DELETE still show "null".
+	if b.GetVersioning() != metadatav1.Versioning_VERSIONING_SUSPENDED {
+		versionIDHeader(req.w, b, resp.GetVersion())
+	}
 	// The stored size, as S3 answers it (SDKs expose it as PutObjectOutput.Size).
 	hdr.Set("x-amz-object-size", strconv.FormatInt(resp.GetVersion().GetSize(), 10))
 	hdr.Set("Content-Length", "0")
@@ -345,14 +350,18 @@ func partSpan(v *metadatav1.ObjectVersion, n int32) (byteRange, *Error) {
 }
 
 // setPartChecksumHeaders sends the checksum of part n: a multipart
-// object's part checksum, or a single-part object's own checksum.
+// object's part checksum, or a single-part object's own checksum. As AWS
+// does, a full-object checksum of several parts describes no single part,
+// so such a read gets none.
 func setPartChecksumHeaders(hdr http.Header, v *metadatav1.ObjectVersion, n int32) {
+	objSums, typ := objectChecksums(v)
 	if v.GetPartsCount() == 0 {
-		sums, typ := objectChecksums(v)
-		setChecksumHeaders(hdr, sums, typ)
+		setChecksumHeaders(hdr, objSums, typ)
 		return
 	}
-	objSums, typ := objectChecksums(v)
+	if typ == checksumTypeFullObject && v.GetPartsCount() > 1 {
+		return
+	}
 	for _, seg := range v.GetSegments() {
 		if seg.GetPartNumber() != n {
 			continue

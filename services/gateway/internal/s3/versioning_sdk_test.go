@@ -219,13 +219,14 @@ func TestVersionedObjects(t *testing.T) {
 
 	t.Run("suspended", func(t *testing.T) {
 		e.setVersioning(t, "ver", types.BucketVersioningStatusSuspended)
+		// As on AWS, PutObject does not show the null version's id.
 		out := e.put(t, "ver", "k", []byte("null 1"))
-		if aws.ToString(out.VersionId) != "null" {
-			t.Fatalf("suspended put version %v", out.VersionId)
+		if out.VersionId != nil {
+			t.Fatalf("suspended put version %v", *out.VersionId)
 		}
 		out = e.put(t, "ver", "k", []byte("null 2"))
-		if aws.ToString(out.VersionId) != "null" {
-			t.Fatalf("suspended put version %v", out.VersionId)
+		if out.VersionId != nil {
+			t.Fatalf("suspended put version %v", *out.VersionId)
 		}
 		b, got, err := e.getVersion(t, "ver", "k", "null")
 		if err != nil || string(b) != "null 2" || aws.ToString(got.VersionId) != "null" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -116,6 +117,38 @@ type objectEntry struct {
 	Size              int64    `xml:"Size"`
 	Owner             *owner   `xml:"Owner,omitempty"`
 	StorageClass      string   `xml:"StorageClass"`
+	// UserMetadata is set only for MinIO's metadata=true listing extension.
+	UserMetadata *listedUserMetadata `xml:"UserMetadata,omitempty"`
+}
+
+// listedUserMetadata is a version's user metadata as MinIO lists it: one
+// element per entry, named by its header (X-Amz-Meta-Name) and holding the
+// value.
+type listedUserMetadata map[string]string
+
+// MarshalXML writes the entries in name order. A name that cannot be an XML
+// element name (header names allow characters such as '#' or '*') is left
+// out rather than breaking the document.
+func (m listedUserMetadata) MarshalXML(e *xml.Encoder, start xml.StartElement) error {
+	if err := e.EncodeToken(start); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		name := http.CanonicalHeaderKey(userMetaPrefix + k)
+		if strings.ContainsFunc(name, notXMLNameChar) {
+			continue
+		}
+		if err := e.EncodeElement(m[k], xml.StartElement{Name: xml.Name{Local: name}}); err != nil {
+			return err
+		}
+	}
+	return e.EncodeToken(start.End())
+}
+
+// notXMLNameChar reports a character outside the plain ASCII subset of XML
+// name characters that metadata names are expected to use.
+func notXMLNameChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 // listedChecksums returns the algorithms of a version's stored checksums and

@@ -160,3 +160,21 @@ func TestXMLTimeIsUTCMillis(t *testing.T) {
 		t.Fatalf("xmlTime = %q", got)
 	}
 }
+
+// TestListedUserMetadata: entries become <X-Amz-Meta-Name> elements in name
+// order with escaped values; a name that is no XML name is left out.
+func TestListedUserMetadata(t *testing.T) {
+	md := listedUserMetadata{"b": "2", "a": "<&>", "we#ird": "x"}
+	out, err := xml.Marshal(objectEntry{Key: "k", UserMetadata: &md})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<UserMetadata><X-Amz-Meta-A>&lt;&amp;&gt;</X-Amz-Meta-A><X-Amz-Meta-B>2</X-Amz-Meta-B></UserMetadata>"
+	if !strings.Contains(string(out), want) {
+		t.Fatalf("got %s, want it to contain %s", out, want)
+	}
+	out, err = xml.Marshal(objectEntry{Key: "k"})
+	if err != nil || strings.Contains(string(out), "UserMetadata") {
+		t.Fatalf("entry without metadata: %s %v", out, err)
+	}
+}

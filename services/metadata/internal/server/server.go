@@ -292,10 +292,11 @@ func (s *Server) DeleteObject(ctx context.Context, req *metadatav1.DeleteObjectR
 // ListObjects returns a page of current objects.
 func (s *Server) ListObjects(ctx context.Context, req *metadatav1.ListObjectsRequest) (*metadatav1.ListObjectsResponse, error) {
 	res, err := s.store.ListObjects(ctx, req.GetBucket(), store.ListOptions{
-		Prefix:     req.GetPrefix(),
-		Delimiter:  req.GetDelimiter(),
-		StartAfter: req.GetStartAfter(),
-		MaxKeys:    int(req.GetMaxKeys()),
+		Prefix:           req.GetPrefix(),
+		Delimiter:        req.GetDelimiter(),
+		StartAfter:       req.GetStartAfter(),
+		MaxKeys:          int(req.GetMaxKeys()),
+		WithUserMetadata: req.GetWithUserMetadata(),
 	})
 	if err != nil {
 		return nil, err

@@ -26,7 +26,7 @@ func (s *Store) ListObjects(ctx context.Context, bucket string, o ListOptions) (
 	if err != nil {
 		return ListResult{}, err
 	}
-	l := lister{opts: o, fetch: fetchFromDB(pool, b)}
+	l := lister{opts: o, fetch: fetchFromDB(pool, b, o.WithUserMetadata)}
 	res, err := l.run(ctx)
 	if err != nil {
 		return ListResult{}, fmt.Errorf("list %s: %w", bucket, err)
@@ -109,11 +109,16 @@ const listColumns = `key, version_id::text, size, etag, last_modified, content_t
 	content_encoding, cache_control, content_disposition, content_language, expires,
 	checksums, checksum_type, null_version, ` + sqlVersioningState
 
-// fetchFromDB seeks the listing index of a bucket.
-func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
+// fetchFromDB seeks the listing index of a bucket, reading each object's user
+// metadata too when withMeta is set.
+func fetchFromDB(pool *pgxpool.Pool, b Bucket, withMeta bool) fetchFunc {
+	columns := listColumns
+	if withMeta {
+		columns += ", user_metadata"
+	}
 	return func(ctx context.Context, lower string, inclusive bool, upper string, bounded bool, limit int) ([]Version, error) {
 		var sql strings.Builder
-		sql.WriteString("SELECT " + listColumns + ` FROM object_versions
+		sql.WriteString("SELECT " + columns + ` FROM object_versions
 			WHERE bucket_id = $1 AND is_latest AND NOT delete_marker`)
 		if inclusive {
 			sql.WriteString(` AND key COLLATE "C" >= $2`)
@@ -134,9 +139,13 @@ func fetchFromDB(pool *pgxpool.Pool, b Bucket) fetchFunc {
 			v := Version{Bucket: b.Name, IsLatest: true}
 			var null bool
 			var vs Versioning
-			err := row.Scan(&v.Key, &v.VersionID, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
+			dest := []any{&v.Key, &v.VersionID, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 				&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage, &v.Expires,
-				&v.Checksums, &v.ChecksumType, &null, &vs)
+				&v.Checksums, &v.ChecksumType, &null, &vs}
+			if withMeta {
+				dest = append(dest, &v.UserMetadata)
+			}
+			err := row.Scan(dest...)
 			v.VersionID = displayID(v.VersionID, null, vs)
 			return v, err
 		})

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -258,6 +259,37 @@ func TestListByteOrder(t *testing.T) {
 		if _, err := s.ListObjects(ctx, "odd", o); err == nil {
 			t.Fatalf("bad options %+v accepted", o)
 		}
+	}
+}
+
+// TestListUserMetadata: a listing carries user metadata only when asked.
+func TestListUserMetadata(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "meta", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	md := map[string]string{"marker": "unsorted", "two": "2"}
+	if _, err := s.CommitObject(ctx, Version{Bucket: "meta", Key: "with", Size: 1, UserMetadata: md}, Preconditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitObject(ctx, Version{Bucket: "meta", Key: "without", Size: 1}, Preconditions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.ListObjects(ctx, "meta", ListOptions{WithUserMetadata: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Objects) != 2 || !maps.Equal(res.Objects[0].UserMetadata, md) || len(res.Objects[1].UserMetadata) != 0 {
+		t.Fatalf("listing with metadata: %+v", res.Objects)
+	}
+	res, err = s.ListObjects(ctx, "meta", ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Objects) != 2 || res.Objects[0].UserMetadata != nil {
+		t.Fatalf("plain listing carried metadata: %+v", res.Objects)
 	}
 }
 

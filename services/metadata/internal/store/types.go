@@ -158,13 +158,15 @@ type ListOptions struct {
 	// MaxKeys counts keys and common prefixes; 0 means DefaultMaxKeys, and
 	// larger values are capped at it.
 	MaxKeys int
+	// WithUserMetadata fills in each listed object's UserMetadata.
+	WithUserMetadata bool
 }
 
 // DefaultMaxKeys is the default and largest page size of ListObjects.
 const DefaultMaxKeys = 1000
 
-// ListResult is one page of ListObjects. Objects carry no segments or user
-// metadata: a listing does not need them.
+// ListResult is one page of ListObjects. Objects carry no segments, and user
+// metadata only when asked for.
 type ListResult struct {
 	Objects        []Version
 	CommonPrefixes []string
