@@ -225,7 +225,18 @@ func (h *Handler) corsHeaders(req *request) {
 	if err != nil || cfg == nil {
 		return
 	}
-	if r := cfg.match(origin, req.r.Method, nil); r != nil {
+	// S3 evaluates the rules as for a preflight when a plain request carries
+	// Access-Control-Request-Method: that method and the listed headers are
+	// matched instead of the request's own method.
+	method, headers := req.r.Method, []string(nil)
+	if m := req.r.Header.Get("Access-Control-Request-Method"); m != "" {
+		var e *Error
+		if headers, e = splitHeaderList(req.r.Header.Get("Access-Control-Request-Headers")); e != nil {
+			return
+		}
+		method = m
+	}
+	if r := cfg.match(origin, method, headers); r != nil {
 		setCORSHeaders(req.w.Header(), r, origin, false, nil)
 	}
 }
