@@ -144,12 +144,12 @@ func TestBucketCors(t *testing.T) {
 		e.put(t, "web", "page", []byte("<html/>"))
 		tests := []struct {
 			name, method, reqMethod, reqHeaders string
-			allowOrigin, cred, expose           string
+			allowOrigin, cred, expose, allowHdr string
 		}{
-			{"get matched as put, header refused", "GET", "PUT", "authorization", "", "", ""},
-			{"get matched as delete", "GET", "DELETE", "", "", "", ""},
-			{"put matched as get", "PUT", "GET", "", "https://app.example.com", "true", "ETag, x-amz-version-id"},
-			{"delete matched as put", "DELETE", "PUT", "x-amz-date", "https://app.example.com", "true", "ETag, x-amz-version-id"},
+			{"get matched as put, header refused", "GET", "PUT", "authorization", "", "", "", ""},
+			{"get matched as delete", "GET", "DELETE", "", "", "", "", ""},
+			{"put matched as get", "PUT", "GET", "", "https://app.example.com", "true", "ETag, x-amz-version-id", ""},
+			{"delete matched as put", "DELETE", "PUT", "X-Amz-Date", "https://app.example.com", "true", "ETag, x-amz-version-id", "x-amz-date"},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -167,7 +167,8 @@ func TestBucketCors(t *testing.T) {
 				}
 				if resp.Header.Get("Access-Control-Allow-Origin") != tt.allowOrigin ||
 					resp.Header.Get("Access-Control-Allow-Credentials") != tt.cred ||
-					resp.Header.Get("Access-Control-Expose-Headers") != tt.expose {
+					resp.Header.Get("Access-Control-Expose-Headers") != tt.expose ||
+					resp.Header.Get("Access-Control-Allow-Headers") != tt.allowHdr {
 					t.Fatalf("headers %v", resp.Header)
 				}
 			})
