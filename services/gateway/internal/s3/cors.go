@@ -138,8 +138,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// setCORSHeaders writes the Access-Control-* headers rule grants origin.
-func setCORSHeaders(hdr http.Header, r *corsRule, origin string, preflight bool, requestHeaders []string) {
+// setCORSHeaders writes the Access-Control-* headers rule grants origin;
+// requestHeaders are the matched Access-Control-Request-Headers.
+func setCORSHeaders(hdr http.Header, r *corsRule, origin string, requestHeaders []string) {
 	hdr.Add("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method")
 	if len(r.AllowedOrigins) == 1 && r.AllowedOrigins[0] == "*" {
 		hdr.Set("Access-Control-Allow-Origin", "*")
@@ -154,7 +155,7 @@ func setCORSHeaders(hdr http.Header, r *corsRule, origin string, preflight bool,
 	if r.MaxAgeSeconds != nil {
 		hdr.Set("Access-Control-Max-Age", strconv.Itoa(*r.MaxAgeSeconds))
 	}
-	if preflight && len(requestHeaders) > 0 {
+	if len(requestHeaders) > 0 {
 		hdr.Set("Access-Control-Allow-Headers", strings.Join(requestHeaders, ", "))
 	}
 }
@@ -225,8 +226,19 @@ func (h *Handler) corsHeaders(req *request) {
 	if err != nil || cfg == nil {
 		return
 	}
-	if r := cfg.match(origin, req.r.Method, nil); r != nil {
-		setCORSHeaders(req.w.Header(), r, origin, false, nil)
+	// S3 evaluates the rules as for a preflight when a plain request carries
+	// Access-Control-Request-Method: that method and the listed headers are
+	// matched instead of the request's own method, and answered alike.
+	method, headers := req.r.Method, []string(nil)
+	if m := req.r.Header.Get("Access-Control-Request-Method"); m != "" {
+		var e *Error
+		if headers, e = splitHeaderList(req.r.Header.Get("Access-Control-Request-Headers")); e != nil {
+			return
+		}
+		method = m
+	}
+	if r := cfg.match(origin, method, headers); r != nil {
+		setCORSHeaders(req.w.Header(), r, origin, headers)
 	}
 }
 
@@ -266,7 +278,7 @@ func (h *Handler) preflight(req *request) {
 		fail(newError(ErrAccessForbidden, ""))
 		return
 	}
-	setCORSHeaders(req.w.Header(), r, origin, true, headers)
+	setCORSHeaders(req.w.Header(), r, origin, headers)
 	req.w.Header().Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusOK)
 }

@@ -138,6 +138,43 @@ func TestBucketCors(t *testing.T) {
 		}
 	})
 
+	// A plain request carrying Access-Control-Request-Method is matched on
+	// that method and Access-Control-Request-Headers, as S3 does.
+	t.Run("actual requests with preflight headers", func(t *testing.T) {
+		e.put(t, "web", "page", []byte("<html/>"))
+		tests := []struct {
+			name, method, reqMethod, reqHeaders string
+			allowOrigin, cred, expose, allowHdr string
+		}{
+			{"get matched as put, header refused", "GET", "PUT", "authorization", "", "", "", ""},
+			{"get matched as delete", "GET", "DELETE", "", "", "", "", ""},
+			{"put matched as get", "PUT", "GET", "", "https://app.example.com", "true", "ETag, x-amz-version-id", ""},
+			{"delete matched as put", "DELETE", "PUT", "X-Amz-Date", "https://app.example.com", "true", "ETag, x-amz-version-id", "x-amz-date"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				hdr := http.Header{"Origin": {"https://app.example.com"}, "Access-Control-Request-Method": {tt.reqMethod}}
+				if tt.reqHeaders != "" {
+					hdr.Set("Access-Control-Request-Headers", tt.reqHeaders)
+				}
+				var body []byte
+				if tt.method == "PUT" {
+					body = []byte("<html/>")
+				}
+				resp, _ := do(t, e.signedRequest(t, tt.method, "/web/page", body, hdr, ""))
+				if resp.StatusCode >= 300 {
+					t.Fatalf("status %d", resp.StatusCode)
+				}
+				if resp.Header.Get("Access-Control-Allow-Origin") != tt.allowOrigin ||
+					resp.Header.Get("Access-Control-Allow-Credentials") != tt.cred ||
+					resp.Header.Get("Access-Control-Expose-Headers") != tt.expose ||
+					resp.Header.Get("Access-Control-Allow-Headers") != tt.allowHdr {
+					t.Fatalf("headers %v", resp.Header)
+				}
+			})
+		}
+	})
+
 	t.Run("invalid configurations", func(t *testing.T) {
 		_, err := e.client.PutBucketCors(ctx, &awss3.PutBucketCorsInput{
 			Bucket:            aws.String("web"),

@@ -91,7 +91,7 @@ func TestCORSMatch(t *testing.T) {
 func TestSetCORSHeaders(t *testing.T) {
 	cfg, _ := parseCORS([]byte(testCORS))
 	hdr := http.Header{}
-	setCORSHeaders(hdr, &cfg.Rules[0], "https://app.example.com", true, []string{"x-amz-date"})
+	setCORSHeaders(hdr, &cfg.Rules[0], "https://app.example.com", []string{"x-amz-date"})
 	want := map[string]string{
 		"Access-Control-Allow-Origin":      "https://app.example.com",
 		"Access-Control-Allow-Credentials": "true",
@@ -106,7 +106,7 @@ func TestSetCORSHeaders(t *testing.T) {
 		}
 	}
 	hdr = http.Header{}
-	setCORSHeaders(hdr, &cfg.Rules[1], "https://evil.test", false, nil)
+	setCORSHeaders(hdr, &cfg.Rules[1], "https://evil.test", nil)
 	if hdr.Get("Access-Control-Allow-Origin") != "*" || hdr.Get("Access-Control-Allow-Credentials") != "" || hdr.Get("Access-Control-Max-Age") != "" {
 		t.Fatalf("wildcard rule headers = %v", hdr)
 	}

@@ -454,6 +454,23 @@ func TestAbortAndListUploads(t *testing.T) {
 		_, err = c.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("nobucket")})
 		wantAPIError(t, err, "NoSuchBucket", 404)
 	})
+	// minio-go's testListMultipartUpload lists with the upload's own key as
+	// prefix and as key-marker; AWS answers as below (the entry keeps its
+	// Initiator, Owner and StorageClass; a key-marker alone is exclusive).
+	t.Run("key as prefix and as key-marker", func(t *testing.T) {
+		out, err := c.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("ups"), Prefix: aws.String("b/1"), Delimiter: aws.String("/")})
+		if err != nil || len(out.Uploads) != 1 || len(out.CommonPrefixes) != 0 || aws.ToString(out.Uploads[0].UploadId) != ids[3] {
+			t.Fatalf("key as prefix: %+v %v", out, err)
+		}
+		u := out.Uploads[0]
+		if aws.ToString(u.Initiator.ID) == "" || aws.ToString(u.Owner.ID) == "" || u.StorageClass != types.StorageClassStandard {
+			t.Fatalf("upload entry %+v", u)
+		}
+		out, err = c.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String("ups"), Prefix: aws.String("b/1"), Delimiter: aws.String("/"), KeyMarker: aws.String("b/1")})
+		if err != nil || len(out.Uploads) != 0 || aws.ToString(out.KeyMarker) != "b/1" {
+			t.Fatalf("key as key-marker: %+v %v", out, err)
+		}
+	})
 	t.Run("abort", func(t *testing.T) {
 		before := len(e.meta.Garbage())
 		if _, err := c.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: aws.String("ups"), Key: aws.String("c"), UploadId: aws.String(ids[4])}); err != nil {
