@@ -169,3 +169,28 @@ func TestObjectLock(t *testing.T) {
 		t.Fatalf("delete bucket: %v", err)
 	}
 }
+
+func TestForcedBucketDeleteKeepsLockedVersions(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "vault", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SetBucketVersioning(ctx, "vault", VersioningEnabled); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBucketConfig(ctx, "vault", BucketConfigObjectLock, []byte("<ObjectLockConfiguration/>")); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Now().Add(time.Hour)
+	v := object("vault", "k", "kept", 1)
+	v.LockMode, v.LockRetainUntil = LockCompliance, &until
+	v = mustCommit(t, s, v)
+	if err := s.DeleteBucket(ctx, "vault", true); !errors.Is(err, ErrObjectLocked) {
+		t.Fatalf("forced delete of a bucket with a locked version: %v", err)
+	}
+	if got := mustGet(t, s, "vault", "k", v.VersionID); got.VersionID != v.VersionID {
+		t.Fatalf("locked version gone: %+v", got)
+	}
+}

@@ -262,6 +262,18 @@ func (s *Store) DeleteBucket(ctx context.Context, name string, force bool) error
 		if live && !force {
 			return fmt.Errorf("%w: %s", ErrBucketNotEmpty, name)
 		}
+		if live {
+			// Not even an operator's forced delete may end retention or a
+			// legal hold early: that is what object lock promises.
+			var locked bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM object_versions
+				WHERE bucket_id = $1 AND state = 'live' AND (legal_hold OR lock_retain_until > now()))`, b.ID).Scan(&locked); err != nil {
+				return fmt.Errorf("check object lock: %w", err)
+			}
+			if locked {
+				return fmt.Errorf("%w: bucket %s holds versions under retention or legal hold", ErrObjectLocked, name)
+			}
+		}
 		var err error
 		queued, err = abortBucketUploads(ctx, tx, b)
 		if err != nil {
