@@ -24,20 +24,21 @@ func (s *Store) SetBucketVersioning(ctx context.Context, name string, v Versioni
 	if err != nil {
 		return Bucket{}, err
 	}
-	if v == VersioningSuspended {
-		var locked bool
-		if err := s.global.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket_id = $1 AND kind = $2)",
-			b.ID, BucketConfigObjectLock).Scan(&locked); err != nil {
-			return Bucket{}, fmt.Errorf("read object lock of %s: %w", name, err)
-		}
-		if locked {
-			return Bucket{}, fmt.Errorf("%w: versioning of %s cannot be suspended: it has object lock", ErrInvalidBucketState, name)
-		}
-	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		hi, lo := bucketLockKey(b.ID)
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", hi, lo); err != nil {
 			return fmt.Errorf("lock bucket: %w", err)
+		}
+		if v == VersioningSuspended {
+			// Read under the bucket's lock, as putObjectLockConfig writes.
+			var locked bool
+			if err := s.global.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM bucket_configs WHERE bucket_id = $1 AND kind = $2)",
+				b.ID, BucketConfigObjectLock).Scan(&locked); err != nil {
+				return fmt.Errorf("read object lock of %s: %w", name, err)
+			}
+			if locked {
+				return fmt.Errorf("%w: versioning of %s cannot be suspended: it has object lock", ErrInvalidBucketState, name)
+			}
 		}
 		var tombstoned bool
 		if err := tx.QueryRow(ctx, sqlTombstoned, b.ID).Scan(&tombstoned); err != nil {
@@ -99,11 +100,45 @@ func (s *Store) PutBucketConfig(ctx context.Context, bucket, kind string, doc []
 	if doc == nil {
 		doc = []byte{}
 	}
+	if kind == BucketConfigObjectLock {
+		return s.putObjectLockConfig(ctx, bucket, doc)
+	}
 	b, err := s.bucket(ctx, bucket)
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.global, func(tx pgx.Tx) error {
+	return s.writeBucketConfig(ctx, b, kind, doc)
+}
+
+// putObjectLockConfig turns object lock on (or replaces its document) under
+// the bucket's regional lock, where SetBucketVersioning decides too: lock
+// goes only over Enabled versioning, and a suspend cannot slip in between.
+func (s *Store) putObjectLockConfig(ctx context.Context, bucket string, doc []byte) error {
+	b, pool, err := s.servedBucket(ctx, bucket)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		hi, lo := bucketLockKey(b.ID)
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1, $2)", hi, lo); err != nil {
+			return fmt.Errorf("lock bucket: %w", err)
+		}
+		var state string
+		err := tx.QueryRow(ctx, "SELECT state FROM bucket_versioning WHERE bucket_id = $1", b.ID).Scan(&state)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("read versioning of %s: %w", bucket, err)
+		}
+		if Versioning(state) != VersioningEnabled {
+			return fmt.Errorf("%w: object lock needs versioning Enabled on %s", ErrInvalidBucketState, bucket)
+		}
+		return s.writeBucketConfig(ctx, b, BucketConfigObjectLock, doc)
+	})
+}
+
+// writeBucketConfig writes a configuration document of a live bucket.
+func (s *Store) writeBucketConfig(ctx context.Context, b Bucket, kind string, doc []byte) error {
+	bucket := b.Name
+	err := pgx.BeginFunc(ctx, s.global, func(tx pgx.Tx) error {
 		// The share lock makes a concurrent DeleteBucket wait for this
 		// write (and then drop it), or this write see the bucket gone.
 		var live bool

@@ -194,3 +194,21 @@ func TestForcedBucketDeleteKeepsLockedVersions(t *testing.T) {
 		t.Fatalf("locked version gone: %+v", got)
 	}
 }
+
+func TestObjectLockNeedsEnabledVersioning(t *testing.T) {
+	e := newEnv(t, "us-east-1")
+	s := e.store(t, Options{})
+	ctx := testCtx(t)
+	if _, err := s.CreateBucket(ctx, "plain", "us-east-1", 2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBucketConfig(ctx, "plain", BucketConfigObjectLock, []byte("<ObjectLockConfiguration/>")); !errors.Is(err, ErrInvalidBucketState) {
+		t.Fatalf("object lock on an unversioned bucket: %v", err)
+	}
+	if _, err := s.SetBucketVersioning(ctx, "plain", VersioningSuspended); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutBucketConfig(ctx, "plain", BucketConfigObjectLock, []byte("<ObjectLockConfiguration/>")); !errors.Is(err, ErrInvalidBucketState) {
+		t.Fatalf("object lock on a suspended bucket: %v", err)
+	}
+}
