@@ -426,3 +426,38 @@ func TestPutChecksumAlgorithmHeader(t *testing.T) {
 		})
 	}
 }
+
+// A partNumber read of a multi-part FULL_OBJECT CRC32C object shows that
+// part's CRC32C (minio-go's testTrailingChecksums, written against S3); the
+// default CRC64NVME is shown for no part (TestMultipartUpload).
+func TestPartReadOfFullObjectCRC32C(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	e.createBucket(t, "fullobj")
+	key := aws.String("k")
+	up, err := e.client.CreateMultipartUpload(ctx, &awss3.CreateMultipartUploadInput{Bucket: aws.String("fullobj"), Key: key,
+		ChecksumAlgorithm: types.ChecksumAlgorithmCrc32c, ChecksumType: types.ChecksumTypeFullObject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1, p2 := bytes.Repeat([]byte("a"), 5<<20), []byte("the second part")
+	var done []types.CompletedPart
+	for i, p := range [][]byte{p1, p2} {
+		n := aws.Int32(int32(i + 1))
+		out, err := e.client.UploadPart(ctx, &awss3.UploadPartInput{Bucket: aws.String("fullobj"), Key: key, UploadId: up.UploadId,
+			PartNumber: n, Body: bytes.NewReader(p), ChecksumCRC32C: aws.String(refSum("CRC32C", p))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done = append(done, types.CompletedPart{PartNumber: n, ETag: out.ETag, ChecksumCRC32C: out.ChecksumCRC32C})
+	}
+	if _, err := e.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{Bucket: aws.String("fullobj"), Key: key,
+		UploadId: up.UploadId, MultipartUpload: &types.CompletedMultipartUpload{Parts: done}}); err != nil {
+		t.Fatal(err)
+	}
+	hout, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("fullobj"), Key: key,
+		PartNumber: aws.Int32(2), ChecksumMode: types.ChecksumModeEnabled})
+	if err != nil || aws.ToString(hout.ChecksumCRC32C) != refSum("CRC32C", p2) {
+		t.Fatalf("part 2 of a full-object CRC32C: %v %q, want %q", err, aws.ToString(hout.ChecksumCRC32C), refSum("CRC32C", p2))
+	}
+}
