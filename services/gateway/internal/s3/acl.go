@@ -383,6 +383,19 @@ func (h *Handler) getBucketACL(req *request) error {
 	return h.writeXML(req, h.aclDocument(grants))
 }
 
+// storeBucketACL stores a bucket's ACL; with ACLs disabled there is none to
+// store (the owner's FULL_CONTROL is implied).
+func (h *Handler) storeBucketACL(req *request, ownership string, grants []aclGrant) error {
+	if ownership == ownershipEnforced {
+		return nil
+	}
+	doc, err := h.encodeACL(grants)
+	if err != nil {
+		return err
+	}
+	return h.putBucketConfig(req, aclKind, doc)
+}
+
 func (h *Handler) putBucketACL(req *request) error {
 	ownership, err := h.bucketOwnership(req)
 	if err != nil {
@@ -399,14 +412,8 @@ func (h *Handler) putBucketACL(req *request) error {
 	if e != nil {
 		return e
 	}
-	if ownership != ownershipEnforced {
-		doc, err := h.encodeACL(grants)
-		if err != nil {
-			return err
-		}
-		if err := h.putBucketConfig(req, aclKind, doc); err != nil {
-			return err
-		}
+	if err := h.storeBucketACL(req, ownership, grants); err != nil {
+		return err
 	}
 	req.w.Header().Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusOK)

@@ -150,14 +150,8 @@ func (h *Handler) createBucket(req *request) error {
 	if err := h.putBucketConfig(req, ownershipKind, []byte(ownership)); err != nil {
 		return err
 	}
-	if ownership != ownershipEnforced {
-		doc, err := h.encodeACL(grants)
-		if err != nil {
-			return err
-		}
-		if err := h.putBucketConfig(req, aclKind, doc); err != nil {
-			return err
-		}
+	if err := h.storeBucketACL(req, ownership, grants); err != nil {
+		return err
 	}
 	if lock {
 		if err := h.enableObjectLock(req); err != nil {
