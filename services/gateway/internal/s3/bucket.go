@@ -121,16 +121,24 @@ func (h *Handler) createBucket(req *request) error {
 	if err != nil {
 		return err
 	}
-	var loc string
+	var cfg createBucketConfiguration
 	if len(bytes.TrimSpace(data)) > 0 {
-		var cfg createBucketConfiguration
 		if err := xml.Unmarshal(data, &cfg); err != nil {
 			return newError(ErrMalformedXML, "")
 		}
-		loc = cfg.LocationConstraint
 	}
-	if e := h.locationError(loc); e != nil {
+	if e := h.locationError(cfg.LocationConstraint); e != nil {
 		return e
+	}
+	var tagDoc []byte
+	if cfg.Tags != nil && len(cfg.Tags.Tag) > 0 {
+		tags, e := cfg.Tags.validate(maxBucketTags, "Bucket")
+		if e != nil {
+			return e
+		}
+		if tagDoc, err = marshalXML(renderTagging(tags)); err != nil {
+			return fmt.Errorf("encode bucket tags: %w", err)
+		}
 	}
 	ownership, grants, e := h.createBucketAccess(req.r.Header)
 	if e != nil {
@@ -152,6 +160,11 @@ func (h *Handler) createBucket(req *request) error {
 	}
 	if err := h.storeBucketACL(req, ownership, grants); err != nil {
 		return err
+	}
+	if tagDoc != nil {
+		if err := h.putBucketConfig(req, bucketTagsKind, tagDoc); err != nil {
+			return err
+		}
 	}
 	if lock {
 		if err := h.enableObjectLock(req); err != nil {

@@ -297,15 +297,20 @@ func (h *Handler) lockedBucket(req *request) (*metadatav1.Bucket, string, error)
 	return b, lookupVersionID(b, shown), nil
 }
 
-// lockedVersion is lockedBucket that also reads the addressed version.
+// lockedVersion reads the addressed version for GetObjectRetention and
+// GetObjectLegalHold. A missing key is NoSuchKey whether or not the bucket
+// has object lock; a present one in a bucket without it is InvalidRequest.
 func (h *Handler) lockedVersion(req *request) (*metadatav1.Bucket, *metadatav1.ObjectVersion, error) {
-	b, _, err := h.lockedBucket(req)
+	b, err := h.bucket(req)
 	if err != nil {
 		return nil, nil, err
 	}
 	v, err := h.getVersion(req, b)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !b.GetObjectLockEnabled() {
+		return nil, nil, errNoLockConfig
 	}
 	return b, v, nil
 }

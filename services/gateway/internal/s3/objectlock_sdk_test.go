@@ -112,6 +112,17 @@ func TestObjectLockConfiguration(t *testing.T) {
 	wantAPIError(t, err, "InvalidRequest", 400)
 	_, err = e.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String("nolock")})
 	wantAPIError(t, err, "ObjectLockConfigurationNotFoundError", 404)
+	// Reading a missing key's retention or hold is NoSuchKey with or without
+	// object lock; a present key in a bucket without it is InvalidRequest.
+	_, err = e.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: aws.String("nolock"), Key: aws.String("none")})
+	wantAPIError(t, err, "NoSuchKey", 404)
+	_, err = e.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: aws.String("nolock"), Key: aws.String("none")})
+	wantAPIError(t, err, "NoSuchKey", 404)
+	e.put(t, "nolock", "here", []byte("x"))
+	_, err = e.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: aws.String("nolock"), Key: aws.String("here")})
+	wantAPIError(t, err, "InvalidRequest", 400)
+	_, err = e.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: aws.String("nolock"), Key: aws.String("here")})
+	wantAPIError(t, err, "InvalidRequest", 400)
 }
 
 // A missing bucket is NoSuchBucket whatever the body holds.

@@ -52,12 +52,16 @@ type tagging struct {
 // empty one, and any namespace is accepted.
 type taggingIn struct {
 	XMLName xml.Name
-	TagSet  *struct {
-		Tag []struct {
-			Key   *string `xml:"Key"`
-			Value *string `xml:"Value"`
-		} `xml:"Tag"`
-	} `xml:"TagSet"`
+	TagSet  *tagListIn `xml:"TagSet"`
+}
+
+// tagListIn is a list of Tag elements as parsed: a Tagging document's
+// TagSet or CreateBucketConfiguration's Tags.
+type tagListIn struct {
+	Tag []struct {
+		Key   *string `xml:"Key"`
+		Value *string `xml:"Value"`
+	} `xml:"Tag"`
 }
 
 // tagRune reports whether c may appear in a tag key or value: letters,
@@ -141,8 +145,14 @@ func parseTagging(data []byte, limit int, what string) (map[string]string, *Erro
 	if err := xml.Unmarshal(data, &in); err != nil || in.XMLName.Local != "Tagging" || in.TagSet == nil {
 		return nil, newError(ErrMalformedXML, "")
 	}
-	tags := make(map[string]string, len(in.TagSet.Tag))
-	for _, t := range in.TagSet.Tag {
+	return in.TagSet.validate(limit, what)
+}
+
+// validate checks a parsed tag list: every key and value, no key twice, at
+// most limit tags.
+func (l *tagListIn) validate(limit int, what string) (map[string]string, *Error) {
+	tags := make(map[string]string, len(l.Tag))
+	for _, t := range l.Tag {
 		if t.Key == nil || t.Value == nil {
 			return nil, newError(ErrMalformedXML, "")
 		}

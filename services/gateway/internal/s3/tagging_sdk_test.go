@@ -275,3 +275,44 @@ func TestBucketTagging(t *testing.T) {
 		checkXMLError(t, resp, rb, 400, "BadDigest")
 	})
 }
+
+// CreateBucketConfiguration's Tags are validated as PutBucketTagging's and
+// become the bucket's tags; a refused set creates no bucket.
+func TestCreateBucketWithTags(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	create := func(name string, tags []types.Tag) error {
+		_, err := e.client.CreateBucket(ctx, &awss3.CreateBucketInput{
+			Bucket:                    aws.String(name),
+			CreateBucketConfiguration: &types.CreateBucketConfiguration{Tags: tags},
+		})
+		return err
+	}
+	many := []string{}
+	for i := 0; i < 51; i++ {
+		many = append(many, "k"+string(rune('A'+i%26))+string(rune('a'+i/26)), "v")
+	}
+	for _, c := range []struct {
+		tags []types.Tag
+		code string
+	}{
+		{tagSet("user!name", "v"), "InvalidTag"},
+		{tagSet("ok", "comma,separated"), "InvalidTag"},
+		{tagSet("a", "1", "a", "2"), "InvalidTag"},
+		{tagSet(many...), "BadRequest"},
+	} {
+		wantAPIError(t, create("refused", c.tags), c.code, 400)
+	}
+	_, err := e.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: aws.String("refused")})
+	if httpStatus(err) != 404 {
+		t.Fatalf("a refused tag set left a bucket: %v", err)
+	}
+	if err := create("tagged", tagSet("team", "storage", "env", "prod")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.client.GetBucketTagging(ctx, &awss3.GetBucketTaggingInput{Bucket: aws.String("tagged")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTags(t, got.TagSet, map[string]string{"team": "storage", "env": "prod"})
+}

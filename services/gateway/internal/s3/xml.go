@@ -106,6 +106,8 @@ type locationConstraint struct {
 type createBucketConfiguration struct {
 	XMLName            xml.Name `xml:"CreateBucketConfiguration"`
 	LocationConstraint string   `xml:"LocationConstraint"`
+	// Tags become the new bucket's tags (as PutBucketTagging's).
+	Tags *tagListIn `xml:"Tags"`
 }
 
 type objectEntry struct {
