@@ -786,8 +786,11 @@ type ObjectVersion struct {
 	LockMode        string                 `protobuf:"bytes,22,opt,name=lock_mode,json=lockMode,proto3" json:"lock_mode,omitempty"`
 	LockRetainUntil *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=lock_retain_until,json=lockRetainUntil,proto3" json:"lock_retain_until,omitempty"`
 	LegalHold       bool                   `protobuf:"varint,24,opt,name=legal_hold,json=legalHold,proto3" json:"legal_hold,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// A legal hold was ever set on this version (ON or OFF): S3 shows OFF for
+	// a released hold but no hold at all for one never set.
+	LegalHoldSet  bool `protobuf:"varint,25,opt,name=legal_hold_set,json=legalHoldSet,proto3" json:"legal_hold_set,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ObjectVersion) Reset() {
@@ -984,6 +987,13 @@ func (x *ObjectVersion) GetLockRetainUntil() *timestamppb.Timestamp {
 func (x *ObjectVersion) GetLegalHold() bool {
 	if x != nil {
 		return x.LegalHold
+	}
+	return false
+}
+
+func (x *ObjectVersion) GetLegalHoldSet() bool {
+	if x != nil {
+		return x.LegalHoldSet
 	}
 	return false
 }
@@ -3654,7 +3664,7 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\t \x03(\v2).anvil.metadata.v1.Segment.ChecksumsEntryR\tchecksums\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xca\t\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf0\t\n" +
 	"\rObjectVersion\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1d\n" +
@@ -3683,7 +3693,8 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tlock_mode\x18\x16 \x01(\tR\blockMode\x12F\n" +
 	"\x11lock_retain_until\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\x0flockRetainUntil\x12\x1d\n" +
 	"\n" +
-	"legal_hold\x18\x18 \x01(\bR\tlegalHold\x1a?\n" +
+	"legal_hold\x18\x18 \x01(\bR\tlegalHold\x12$\n" +
+	"\x0elegal_hold_set\x18\x19 \x01(\bR\flegalHoldSet\x1a?\n" +
 	"\x11UserMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a7\n" +

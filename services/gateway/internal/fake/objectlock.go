@@ -63,6 +63,6 @@ func (m *Metadata) PutObjectLegalHold(_ context.Context, req *metadatav1.PutObje
 	if err != nil {
 		return nil, err
 	}
-	v.LegalHold = req.GetOn()
+	v.LegalHold, v.LegalHoldSet = req.GetOn(), true
 	return &metadatav1.PutObjectLegalHoldResponse{VersionId: v.GetVersionId()}, nil
 }

@@ -225,9 +225,11 @@ func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadat
 		v.LockMode, v.LockRetainUntil = mode, timestamppb.New(t)
 	}
 	switch hold {
-	case "", legalHoldOff:
+	case "":
+	case legalHoldOff:
+		v.LegalHoldSet = true
 	case legalHoldOn:
-		v.LegalHold = true
+		v.LegalHold, v.LegalHoldSet = true, true
 	default:
 		return lockArgError("Legal Hold must be either of 'ON' or 'OFF'", lockLegalHoldHdr, hold)
 	}
@@ -268,9 +270,16 @@ func objectLockHeaders(hdr http.Header, v *metadatav1.ObjectVersion) {
 		hdr.Set(lockModeHdr, v.GetLockMode())
 		hdr.Set(lockRetainUntilHdr, v.GetLockRetainUntil().AsTime().UTC().Format(lockDateFormat))
 	}
-	if v.GetLegalHold() {
-		hdr.Set(lockLegalHoldHdr, legalHoldOn)
+	if v.GetLegalHoldSet() || v.GetLegalHold() {
+		hdr.Set(lockLegalHoldHdr, legalHoldStatus(v))
 	}
+}
+
+func legalHoldStatus(v *metadatav1.ObjectVersion) string {
+	if v.GetLegalHold() {
+		return legalHoldOn
+	}
+	return legalHoldOff
 }
 
 // bypassGovernance reports whether a request asks to bypass GOVERNANCE
@@ -393,13 +402,12 @@ func (h *Handler) getObjectLegalHold(req *request) error {
 	if err != nil {
 		return err
 	}
-	// A version whose hold is off reads as never held: the metadata keeps
-	// no difference between the two.
-	if !v.GetLegalHold() {
+	// A released hold reads as OFF; a version never held has none.
+	if !v.GetLegalHoldSet() && !v.GetLegalHold() {
 		return newError(ErrNoSuchObjectLockConfiguration, "")
 	}
 	setVersionID(req.w.Header(), b, v.GetVersionId())
-	return h.writeXML(req, objectLegalHold{XMLName: xml.Name{Space: s3NS, Local: "LegalHold"}, Status: legalHoldOn})
+	return h.writeXML(req, objectLegalHold{XMLName: xml.Name{Space: s3NS, Local: "LegalHold"}, Status: legalHoldStatus(v)})
 }
 
 func (h *Handler) putObjectLegalHold(req *request) error {

@@ -277,6 +277,15 @@ func TestObjectRetentionAndLegalHold(t *testing.T) {
 		})
 		wantAPIError(t, err, "AccessDenied", 403)
 		hold(types.ObjectLockLegalHoldStatusOff)
+		// A released hold reads back as OFF, on GetObjectLegalHold and HEAD.
+		lh, err = e.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: aws.String("worm"), Key: aws.String("held")})
+		if err != nil || lh.LegalHold.Status != types.ObjectLockLegalHoldStatusOff {
+			t.Fatalf("get released legal hold %+v %v", lh, err)
+		}
+		head, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("worm"), Key: aws.String("held")})
+		if err != nil || head.ObjectLockLegalHoldStatus != types.ObjectLockLegalHoldStatusOff {
+			t.Fatalf("head released legal hold %q %v", head.ObjectLockLegalHoldStatus, err)
+		}
 		if _, err := e.client.DeleteObject(ctx, &awss3.DeleteObjectInput{
 			Bucket: aws.String("worm"), Key: aws.String("held"), VersionId: out.VersionId,
 		}); err != nil {

@@ -55,11 +55,11 @@ func TestNotConfiguredSubresources(t *testing.T) {
 		{"retention", func(ctx context.Context, b *string) error {
 			_, err := e.client.GetObjectRetention(ctx, &awss3.GetObjectRetentionInput{Bucket: b, Key: aws.String("k")})
 			return err
-		}, "InvalidRequest", 400},
+		}, "NoSuchKey", 404}, // the key is looked up before the bucket's lock
 		{"legal hold", func(ctx context.Context, b *string) error {
 			_, err := e.client.GetObjectLegalHold(ctx, &awss3.GetObjectLegalHoldInput{Bucket: b, Key: aws.String("k")})
 			return err
-		}, "InvalidRequest", 400},
+		}, "NoSuchKey", 404}, // the key is looked up before the bucket's lock
 		{"delete policy", func(ctx context.Context, b *string) error {
 			_, err := e.client.DeleteBucketPolicy(ctx, &awss3.DeleteBucketPolicyInput{Bucket: b})
 			return err

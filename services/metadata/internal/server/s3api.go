@@ -143,6 +143,7 @@ func templateToProto(v store.Version) *metadatav1.ObjectVersion {
 		LockMode:                v.LockMode,
 		LockRetainUntil:         optionalTimestamp(v.LockRetainUntil),
 		LegalHold:               v.LegalHold,
+		LegalHoldSet:            v.LegalHoldSet,
 	}
 }
 

@@ -162,6 +162,7 @@ func versionToProto(v store.Version) *metadatav1.ObjectVersion {
 		LockMode:                v.LockMode,
 		LockRetainUntil:         optionalTimestamp(v.LockRetainUntil),
 		LegalHold:               v.LegalHold,
+		LegalHoldSet:            v.LegalHoldSet,
 	}
 	for _, s := range v.Segments {
 		out.Segments = append(out.Segments, segmentToProto(s))
@@ -191,6 +192,7 @@ func versionFromProto(v *metadatav1.ObjectVersion) store.Version {
 		LockMode:                v.GetLockMode(),
 		LockRetainUntil:         optionalTime(v.GetLockRetainUntil()),
 		LegalHold:               v.GetLegalHold(),
+		LegalHoldSet:            v.GetLegalHoldSet(),
 	}
 	for _, s := range v.GetSegments() {
 		out.Segments = append(out.Segments, segmentFromProto(s))

@@ -110,6 +110,7 @@ type uploadTemplate struct {
 	LockMode           string            `json:"lock_mode,omitempty"`
 	LockRetainUntil    *time.Time        `json:"lock_retain_until,omitempty"`
 	LegalHold          bool              `json:"legal_hold,omitempty"`
+	LegalHoldSet       bool              `json:"legal_hold_set,omitempty"`
 }
 
 func templateOf(v Version) uploadTemplate {
@@ -117,7 +118,7 @@ func templateOf(v Version) uploadTemplate {
 		ContentType: v.ContentType, ContentEncoding: v.ContentEncoding, CacheControl: v.CacheControl,
 		ContentDisposition: v.ContentDisposition, ContentLanguage: v.ContentLanguage, Expires: v.Expires,
 		WebsiteRedirect: v.WebsiteRedirectLocation, UserMetadata: v.UserMetadata, Tags: v.Tags,
-		LockMode: v.LockMode, LockRetainUntil: v.LockRetainUntil, LegalHold: v.LegalHold,
+		LockMode: v.LockMode, LockRetainUntil: v.LockRetainUntil, LegalHold: v.LegalHold, LegalHoldSet: v.LegalHoldSet,
 	}
 }
 
@@ -127,7 +128,7 @@ func (t uploadTemplate) version(bucket, key string) Version {
 		ContentType: t.ContentType, ContentEncoding: t.ContentEncoding, CacheControl: t.CacheControl,
 		ContentDisposition: t.ContentDisposition, ContentLanguage: t.ContentLanguage, Expires: t.Expires,
 		WebsiteRedirectLocation: t.WebsiteRedirect, UserMetadata: t.UserMetadata, Tags: t.Tags,
-		LockMode: t.LockMode, LockRetainUntil: t.LockRetainUntil, LegalHold: t.LegalHold,
+		LockMode: t.LockMode, LockRetainUntil: t.LockRetainUntil, LegalHold: t.LegalHold, LegalHoldSet: t.LegalHoldSet,
 	}
 }
 

@@ -118,7 +118,7 @@ func (s *Store) PutObjectRetention(ctx context.Context, bucket, key, versionID, 
 // version's id as S3 shows it.
 func (s *Store) PutObjectLegalHold(ctx context.Context, bucket, key, versionID string, on bool) (string, error) {
 	return s.updateVersion(ctx, bucket, key, versionID, func(tx pgx.Tx, id string, _ versionLock) error {
-		if _, err := tx.Exec(ctx, "UPDATE object_versions SET legal_hold = $2 WHERE version_id = $1::uuid", id, on); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE object_versions SET legal_hold = $2, legal_hold_set = true WHERE version_id = $1::uuid", id, on); err != nil {
 			return fmt.Errorf("write legal hold: %w", err)
 		}
 		return nil

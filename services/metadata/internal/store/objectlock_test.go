@@ -91,6 +91,9 @@ func TestObjectLock(t *testing.T) {
 
 	t.Run("legal hold blocks until released", func(t *testing.T) {
 		v := mustCommit(t, s, object("worm", "k", "held", 1))
+		if got := mustGet(t, s, "worm", "k", v.VersionID); got.LegalHold || got.LegalHoldSet {
+			t.Fatalf("new version has a legal hold: %v %v", got.LegalHold, got.LegalHoldSet)
+		}
 		if _, err := s.PutObjectLegalHold(ctx, "worm", "k", v.VersionID, true); err != nil {
 			t.Fatal(err)
 		}
@@ -102,6 +105,10 @@ func TestObjectLock(t *testing.T) {
 		}
 		if _, err := s.PutObjectLegalHold(ctx, "worm", "k", v.VersionID, false); err != nil {
 			t.Fatal(err)
+		}
+		// Released, not never held: S3 shows OFF.
+		if got := mustGet(t, s, "worm", "k", v.VersionID); got.LegalHold || !got.LegalHoldSet {
+			t.Fatalf("released hold reads %v set=%v", got.LegalHold, got.LegalHoldSet)
 		}
 		if _, err := s.DeleteObject(ctx, "worm", "k", v.VersionID, false); err != nil {
 			t.Fatalf("delete released version: %v", err)

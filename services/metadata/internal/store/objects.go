@@ -82,16 +82,17 @@ const (
 			bucket_id, key, is_latest, null_version, delete_marker, size, etag, last_modified,
 			content_type, content_encoding, cache_control, content_disposition,
 			content_language, expires, user_metadata, segments, tags, checksums,
-			checksum_type, parts_count, website_redirect_location, lock_mode, lock_retain_until, legal_hold)
+			checksum_type, parts_count, website_redirect_location, lock_mode, lock_retain_until, legal_hold,
+			legal_hold_set)
 		VALUES ($1, $2, true, ` + sqlVersioningState + ` <> 'enabled', $3, $4, $5, clock_timestamp(),
 			$6, $7, $8, $9, $10, $11, $12::jsonb, $13::jsonb, $14::jsonb, $15::jsonb, $16, $17, $18,
-			$19, $20, $21)
+			$19, $20, $21, $22)
 		RETURNING version_id::text, null_version, last_modified, seq`
 
 	versionColumns = `version_id::text, null_version, is_latest, size, etag, last_modified, content_type,
 		content_encoding, cache_control, content_disposition, content_language,
 		expires, user_metadata, segments, delete_marker, tags, checksums, checksum_type,
-		parts_count, website_redirect_location, seq, lock_mode, lock_retain_until, legal_hold`
+		parts_count, website_redirect_location, seq, lock_mode, lock_retain_until, legal_hold, legal_hold_set`
 )
 
 // scanVersion scans versionColumns into v, returning the version's uuid and
@@ -100,7 +101,7 @@ func scanVersion(row pgx.Row, v *Version) (id string, null bool, err error) {
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold, &v.LegalHoldSet)
 	return id, null, err
 }
 
@@ -273,7 +274,7 @@ func queueWrite(batch *pgx.Batch, b Bucket, v *Version, enc encodedVersion) {
 	batch.Queue(sqlInsertVersion, b.ID, v.Key, v.DeleteMarker, v.Size, v.ETag,
 		v.ContentType, v.ContentEncoding, v.CacheControl, v.ContentDisposition,
 		v.ContentLanguage, v.Expires, enc.meta, enc.segments, enc.tags, enc.checksums,
-		v.ChecksumType, v.PartsCount, v.WebsiteRedirectLocation, v.LockMode, v.LockRetainUntil, v.LegalHold)
+		v.ChecksumType, v.PartsCount, v.WebsiteRedirectLocation, v.LockMode, v.LockRetainUntil, v.LegalHold, v.LegalHoldSet)
 }
 
 // readWrite reads the results queued by queueWrite, fills in v's version
@@ -511,7 +512,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key, versionID string) (V
 	err = row.Scan(&id, &null, &v.IsLatest, &v.Size, &v.ETag, &v.LastModified, &v.ContentType,
 		&v.ContentEncoding, &v.CacheControl, &v.ContentDisposition, &v.ContentLanguage,
 		&v.Expires, &v.UserMetadata, &v.Segments, &v.DeleteMarker, &v.Tags, &v.Checksums,
-		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold, &vs)
+		&v.ChecksumType, &v.PartsCount, &v.WebsiteRedirectLocation, &v.seq, &v.LockMode, &v.LockRetainUntil, &v.LegalHold, &v.LegalHoldSet, &vs)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows) && versionID != "":
 		return Version{}, fmt.Errorf("%w: %s/%s version %s", ErrNoSuchVersion, bucket, key, versionID)

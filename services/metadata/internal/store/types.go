@@ -82,10 +82,12 @@ type Version struct {
 	PartsCount int
 	// Object Lock retention: LockMode is "GOVERNANCE" or "COMPLIANCE" with
 	// LockRetainUntil set, or "" with it nil. LegalHold holds the version
-	// regardless of retention.
+	// regardless of retention; LegalHoldSet tells a released hold (OFF)
+	// from one never set.
 	LockMode        string
 	LockRetainUntil *time.Time
 	LegalHold       bool
+	LegalHoldSet    bool
 
 	// seq orders the versions of a key (higher is newer).
 	seq int64
