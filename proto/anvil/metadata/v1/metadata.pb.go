@@ -3236,9 +3236,14 @@ type CompleteMultipartUploadRequest struct {
 	Parts         []*CompletedPart       `protobuf:"bytes,4,rep,name=parts,proto3" json:"parts,omitempty"`
 	Preconditions *WritePreconditions    `protobuf:"bytes,5,opt,name=preconditions,proto3" json:"preconditions,omitempty"`
 	// Smallest size of every part but the last (5 MiB on AWS).
-	MinPartSize   int64 `protobuf:"varint,6,opt,name=min_part_size,json=minPartSize,proto3" json:"min_part_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	MinPartSize int64 `protobuf:"varint,6,opt,name=min_part_size,json=minPartSize,proto3" json:"min_part_size,omitempty"`
+	// The bucket's default retention as of this Complete: the object is
+	// created now, so an upload created without retention of its own gets
+	// this one. Empty mode: none.
+	DefaultLockMode        string                 `protobuf:"bytes,7,opt,name=default_lock_mode,json=defaultLockMode,proto3" json:"default_lock_mode,omitempty"`
+	DefaultLockRetainUntil *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=default_lock_retain_until,json=defaultLockRetainUntil,proto3" json:"default_lock_retain_until,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *CompleteMultipartUploadRequest) Reset() {
@@ -3311,6 +3316,20 @@ func (x *CompleteMultipartUploadRequest) GetMinPartSize() int64 {
 		return x.MinPartSize
 	}
 	return 0
+}
+
+func (x *CompleteMultipartUploadRequest) GetDefaultLockMode() string {
+	if x != nil {
+		return x.DefaultLockMode
+	}
+	return ""
+}
+
+func (x *CompleteMultipartUploadRequest) GetDefaultLockRetainUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DefaultLockRetainUntil
+	}
+	return nil
 }
 
 type CompleteMultipartUploadResponse struct {
@@ -3870,14 +3889,16 @@ const file_anvil_metadata_v1_metadata_proto_rawDesc = "" +
 	"\tchecksums\x18\x03 \x03(\v2/.anvil.metadata.v1.CompletedPart.ChecksumsEntryR\tchecksums\x1a<\n" +
 	"\x0eChecksumsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x90\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x93\x03\n" +
 	"\x1eCompleteMultipartUploadRequest\x12\x16\n" +
 	"\x06bucket\x18\x01 \x01(\tR\x06bucket\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1b\n" +
 	"\tupload_id\x18\x03 \x01(\tR\buploadId\x126\n" +
 	"\x05parts\x18\x04 \x03(\v2 .anvil.metadata.v1.CompletedPartR\x05parts\x12K\n" +
 	"\rpreconditions\x18\x05 \x01(\v2%.anvil.metadata.v1.WritePreconditionsR\rpreconditions\x12\"\n" +
-	"\rmin_part_size\x18\x06 \x01(\x03R\vminPartSize\"]\n" +
+	"\rmin_part_size\x18\x06 \x01(\x03R\vminPartSize\x12*\n" +
+	"\x11default_lock_mode\x18\a \x01(\tR\x0fdefaultLockMode\x12U\n" +
+	"\x19default_lock_retain_until\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x16defaultLockRetainUntil\"]\n" +
 	"\x1fCompleteMultipartUploadResponse\x12:\n" +
 	"\aversion\x18\x01 \x01(\v2 .anvil.metadata.v1.ObjectVersionR\aversion\"d\n" +
 	"\x1bAbortMultipartUploadRequest\x12\x16\n" +
@@ -4068,61 +4089,62 @@ var file_anvil_metadata_v1_metadata_proto_depIdxs = []int32{
 	62, // 34: anvil.metadata.v1.CompletedPart.checksums:type_name -> anvil.metadata.v1.CompletedPart.ChecksumsEntry
 	50, // 35: anvil.metadata.v1.CompleteMultipartUploadRequest.parts:type_name -> anvil.metadata.v1.CompletedPart
 	13, // 36: anvil.metadata.v1.CompleteMultipartUploadRequest.preconditions:type_name -> anvil.metadata.v1.WritePreconditions
-	12, // 37: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
-	40, // 38: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
-	3,  // 39: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
-	5,  // 40: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
-	7,  // 41: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
-	9,  // 42: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
-	14, // 43: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
-	16, // 44: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
-	18, // 45: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
-	20, // 46: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
-	22, // 47: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
-	24, // 48: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
-	26, // 49: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
-	28, // 50: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
-	30, // 51: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
-	32, // 52: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
-	34, // 53: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
-	36, // 54: anvil.metadata.v1.MetadataService.PutObjectRetention:input_type -> anvil.metadata.v1.PutObjectRetentionRequest
-	38, // 55: anvil.metadata.v1.MetadataService.PutObjectLegalHold:input_type -> anvil.metadata.v1.PutObjectLegalHoldRequest
-	41, // 56: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
-	43, // 57: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
-	46, // 58: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
-	48, // 59: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
-	51, // 60: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
-	53, // 61: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
-	55, // 62: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
-	4,  // 63: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
-	6,  // 64: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
-	8,  // 65: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
-	10, // 66: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
-	15, // 67: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
-	17, // 68: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
-	19, // 69: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
-	21, // 70: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
-	23, // 71: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
-	25, // 72: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
-	27, // 73: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
-	29, // 74: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
-	31, // 75: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
-	33, // 76: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
-	35, // 77: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
-	37, // 78: anvil.metadata.v1.MetadataService.PutObjectRetention:output_type -> anvil.metadata.v1.PutObjectRetentionResponse
-	39, // 79: anvil.metadata.v1.MetadataService.PutObjectLegalHold:output_type -> anvil.metadata.v1.PutObjectLegalHoldResponse
-	42, // 80: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
-	44, // 81: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
-	47, // 82: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
-	49, // 83: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
-	52, // 84: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
-	54, // 85: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
-	56, // 86: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
-	63, // [63:87] is the sub-list for method output_type
-	39, // [39:63] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	63, // 37: anvil.metadata.v1.CompleteMultipartUploadRequest.default_lock_retain_until:type_name -> google.protobuf.Timestamp
+	12, // 38: anvil.metadata.v1.CompleteMultipartUploadResponse.version:type_name -> anvil.metadata.v1.ObjectVersion
+	40, // 39: anvil.metadata.v1.ListMultipartUploadsResponse.uploads:type_name -> anvil.metadata.v1.MultipartUpload
+	3,  // 40: anvil.metadata.v1.MetadataService.CreateBucket:input_type -> anvil.metadata.v1.CreateBucketRequest
+	5,  // 41: anvil.metadata.v1.MetadataService.GetBucket:input_type -> anvil.metadata.v1.GetBucketRequest
+	7,  // 42: anvil.metadata.v1.MetadataService.ListBuckets:input_type -> anvil.metadata.v1.ListBucketsRequest
+	9,  // 43: anvil.metadata.v1.MetadataService.DeleteBucket:input_type -> anvil.metadata.v1.DeleteBucketRequest
+	14, // 44: anvil.metadata.v1.MetadataService.CommitObject:input_type -> anvil.metadata.v1.CommitObjectRequest
+	16, // 45: anvil.metadata.v1.MetadataService.GetObject:input_type -> anvil.metadata.v1.GetObjectRequest
+	18, // 46: anvil.metadata.v1.MetadataService.DeleteObject:input_type -> anvil.metadata.v1.DeleteObjectRequest
+	20, // 47: anvil.metadata.v1.MetadataService.ListObjects:input_type -> anvil.metadata.v1.ListObjectsRequest
+	22, // 48: anvil.metadata.v1.MetadataService.ListObjectVersions:input_type -> anvil.metadata.v1.ListObjectVersionsRequest
+	24, // 49: anvil.metadata.v1.MetadataService.SetBucketVersioning:input_type -> anvil.metadata.v1.SetBucketVersioningRequest
+	26, // 50: anvil.metadata.v1.MetadataService.PutBucketConfig:input_type -> anvil.metadata.v1.PutBucketConfigRequest
+	28, // 51: anvil.metadata.v1.MetadataService.GetBucketConfig:input_type -> anvil.metadata.v1.GetBucketConfigRequest
+	30, // 52: anvil.metadata.v1.MetadataService.DeleteBucketConfig:input_type -> anvil.metadata.v1.DeleteBucketConfigRequest
+	32, // 53: anvil.metadata.v1.MetadataService.PutObjectTagging:input_type -> anvil.metadata.v1.PutObjectTaggingRequest
+	34, // 54: anvil.metadata.v1.MetadataService.DeleteObjectTagging:input_type -> anvil.metadata.v1.DeleteObjectTaggingRequest
+	36, // 55: anvil.metadata.v1.MetadataService.PutObjectRetention:input_type -> anvil.metadata.v1.PutObjectRetentionRequest
+	38, // 56: anvil.metadata.v1.MetadataService.PutObjectLegalHold:input_type -> anvil.metadata.v1.PutObjectLegalHoldRequest
+	41, // 57: anvil.metadata.v1.MetadataService.CreateMultipartUpload:input_type -> anvil.metadata.v1.CreateMultipartUploadRequest
+	43, // 58: anvil.metadata.v1.MetadataService.GetMultipartUpload:input_type -> anvil.metadata.v1.GetMultipartUploadRequest
+	46, // 59: anvil.metadata.v1.MetadataService.PutPart:input_type -> anvil.metadata.v1.PutPartRequest
+	48, // 60: anvil.metadata.v1.MetadataService.ListParts:input_type -> anvil.metadata.v1.ListPartsRequest
+	51, // 61: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:input_type -> anvil.metadata.v1.CompleteMultipartUploadRequest
+	53, // 62: anvil.metadata.v1.MetadataService.AbortMultipartUpload:input_type -> anvil.metadata.v1.AbortMultipartUploadRequest
+	55, // 63: anvil.metadata.v1.MetadataService.ListMultipartUploads:input_type -> anvil.metadata.v1.ListMultipartUploadsRequest
+	4,  // 64: anvil.metadata.v1.MetadataService.CreateBucket:output_type -> anvil.metadata.v1.CreateBucketResponse
+	6,  // 65: anvil.metadata.v1.MetadataService.GetBucket:output_type -> anvil.metadata.v1.GetBucketResponse
+	8,  // 66: anvil.metadata.v1.MetadataService.ListBuckets:output_type -> anvil.metadata.v1.ListBucketsResponse
+	10, // 67: anvil.metadata.v1.MetadataService.DeleteBucket:output_type -> anvil.metadata.v1.DeleteBucketResponse
+	15, // 68: anvil.metadata.v1.MetadataService.CommitObject:output_type -> anvil.metadata.v1.CommitObjectResponse
+	17, // 69: anvil.metadata.v1.MetadataService.GetObject:output_type -> anvil.metadata.v1.GetObjectResponse
+	19, // 70: anvil.metadata.v1.MetadataService.DeleteObject:output_type -> anvil.metadata.v1.DeleteObjectResponse
+	21, // 71: anvil.metadata.v1.MetadataService.ListObjects:output_type -> anvil.metadata.v1.ListObjectsResponse
+	23, // 72: anvil.metadata.v1.MetadataService.ListObjectVersions:output_type -> anvil.metadata.v1.ListObjectVersionsResponse
+	25, // 73: anvil.metadata.v1.MetadataService.SetBucketVersioning:output_type -> anvil.metadata.v1.SetBucketVersioningResponse
+	27, // 74: anvil.metadata.v1.MetadataService.PutBucketConfig:output_type -> anvil.metadata.v1.PutBucketConfigResponse
+	29, // 75: anvil.metadata.v1.MetadataService.GetBucketConfig:output_type -> anvil.metadata.v1.GetBucketConfigResponse
+	31, // 76: anvil.metadata.v1.MetadataService.DeleteBucketConfig:output_type -> anvil.metadata.v1.DeleteBucketConfigResponse
+	33, // 77: anvil.metadata.v1.MetadataService.PutObjectTagging:output_type -> anvil.metadata.v1.PutObjectTaggingResponse
+	35, // 78: anvil.metadata.v1.MetadataService.DeleteObjectTagging:output_type -> anvil.metadata.v1.DeleteObjectTaggingResponse
+	37, // 79: anvil.metadata.v1.MetadataService.PutObjectRetention:output_type -> anvil.metadata.v1.PutObjectRetentionResponse
+	39, // 80: anvil.metadata.v1.MetadataService.PutObjectLegalHold:output_type -> anvil.metadata.v1.PutObjectLegalHoldResponse
+	42, // 81: anvil.metadata.v1.MetadataService.CreateMultipartUpload:output_type -> anvil.metadata.v1.CreateMultipartUploadResponse
+	44, // 82: anvil.metadata.v1.MetadataService.GetMultipartUpload:output_type -> anvil.metadata.v1.GetMultipartUploadResponse
+	47, // 83: anvil.metadata.v1.MetadataService.PutPart:output_type -> anvil.metadata.v1.PutPartResponse
+	49, // 84: anvil.metadata.v1.MetadataService.ListParts:output_type -> anvil.metadata.v1.ListPartsResponse
+	52, // 85: anvil.metadata.v1.MetadataService.CompleteMultipartUpload:output_type -> anvil.metadata.v1.CompleteMultipartUploadResponse
+	54, // 86: anvil.metadata.v1.MetadataService.AbortMultipartUpload:output_type -> anvil.metadata.v1.AbortMultipartUploadResponse
+	56, // 87: anvil.metadata.v1.MetadataService.ListMultipartUploads:output_type -> anvil.metadata.v1.ListMultipartUploadsResponse
+	64, // [64:88] is the sub-list for method output_type
+	40, // [40:64] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_anvil_metadata_v1_metadata_proto_init() }

@@ -230,6 +230,9 @@ func (m *Metadata) CompleteMultipartUpload(_ context.Context, req *metadatav1.Co
 		v = &metadatav1.ObjectVersion{}
 	}
 	v.Bucket, v.Key = req.GetBucket(), req.GetKey()
+	if v.GetLockMode() == "" && req.GetDefaultLockMode() != "" {
+		v.LockMode, v.LockRetainUntil = req.GetDefaultLockMode(), req.GetDefaultLockRetainUntil()
+	}
 	sum := md5.New()
 	var partSums []string
 	used := map[int32]bool{}

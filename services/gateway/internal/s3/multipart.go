@@ -269,9 +269,9 @@ func (h *Handler) createMultipartUpload(req *request) error {
 	if err != nil {
 		return err
 	}
-	// The object gets its lock on Complete, from the template; a default
-	// retention counts from now.
-	if err := h.lockFromHeaders(req, b, tmpl); err != nil {
+	// The object gets its lock on Complete, from the template; the
+	// bucket's default retention is applied then, when the object is made.
+	if err := h.lockHeaders(req, b, tmpl); err != nil {
 		return err
 	}
 	ctx, cancel := h.metaCtx(req)
@@ -733,12 +733,22 @@ func (h *Handler) completeMultipartUpload(req *request) error {
 	if err := h.precheckWrite(req, req.route.Bucket, req.route.Key, pre); err != nil {
 		return err
 	}
+	// Uncached: object lock may have been turned on moments ago.
+	b, err := h.bucket(req)
+	if err != nil {
+		return err
+	}
+	lockMode, lockUntil, err := h.defaultRetention(req, b)
+	if err != nil {
+		return err
+	}
 
 	ctx, cancel := h.metaCtx(req)
 	defer cancel()
 	resp, err := h.meta.CompleteMultipartUpload(ctx, &metadatav1.CompleteMultipartUploadRequest{
 		Bucket: req.route.Bucket, Key: req.route.Key, UploadId: uploadID,
 		Parts: parts, Preconditions: pre, MinPartSize: minPart,
+		DefaultLockMode: lockMode, DefaultLockRetainUntil: lockUntil,
 	})
 	if err != nil {
 		return fmt.Errorf("complete multipart upload: %w", err)

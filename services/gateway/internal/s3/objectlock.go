@@ -201,9 +201,19 @@ func parseRetainUntil(s string) (time.Time, bool) {
 }
 
 // lockFromHeaders applies a write's object lock headers to v (PutObject,
-// CopyObject, CreateMultipartUpload), or else the bucket's default
-// retention. Lock headers on a bucket without object lock are refused.
+// CopyObject), or else the bucket's default retention. Lock headers on a
+// bucket without object lock are refused.
 func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) error {
+	if err := h.lockHeaders(req, b, v); err != nil {
+		return err
+	}
+	return h.applyDefaultRetention(req, b, v)
+}
+
+// lockHeaders applies a write's object lock headers to v, without the
+// bucket's default retention: CreateMultipartUpload's object is made on
+// Complete, which applies the default then.
+func (h *Handler) lockHeaders(req *request, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) error {
 	hdr := req.r.Header
 	mode, until, hold := hdr.Get(lockModeHdr), hdr.Get(lockRetainUntilHdr), hdr.Get(lockLegalHoldHdr)
 	if mode != "" || until != "" {
@@ -233,24 +243,35 @@ func (h *Handler) lockFromHeaders(req *request, b *metadatav1.Bucket, v *metadat
 	default:
 		return lockArgError("Legal Hold must be either of 'ON' or 'OFF'", lockLegalHoldHdr, hold)
 	}
-	if !b.GetObjectLockEnabled() {
-		if mode != "" || hold != "" {
-			return errNoLockConfigHeader
-		}
-		return nil
+	if !b.GetObjectLockEnabled() && (mode != "" || hold != "") {
+		return errNoLockConfigHeader
 	}
-	return h.applyDefaultRetention(req, b, v)
+	return nil
 }
 
 // applyDefaultRetention gives v the bucket's default retention when v has
 // no retention of its own.
 func (h *Handler) applyDefaultRetention(req *request, b *metadatav1.Bucket, v *metadatav1.ObjectVersion) error {
-	if !b.GetObjectLockEnabled() || v.LockMode != "" {
+	if v.LockMode != "" {
 		return nil
+	}
+	mode, until, err := h.defaultRetention(req, b)
+	if err != nil || mode == "" {
+		return err
+	}
+	v.LockMode, v.LockRetainUntil = mode, until
+	return nil
+}
+
+// defaultRetention returns the retention the bucket's object lock
+// configuration gives an object created now; "" when it gives none.
+func (h *Handler) defaultRetention(req *request, b *metadatav1.Bucket) (string, *timestamppb.Timestamp, error) {
+	if !b.GetObjectLockEnabled() {
+		return "", nil, nil
 	}
 	c, err := h.objectLock(req)
 	if err != nil || c == nil || c.Rule == nil || c.Rule.DefaultRetention == nil {
-		return err
+		return "", nil, err
 	}
 	d := c.Rule.DefaultRetention
 	now := h.now()
@@ -260,8 +281,7 @@ func (h *Handler) applyDefaultRetention(req *request, b *metadatav1.Bucket, v *m
 	} else if d.Years != nil {
 		t = now.AddDate(int(*d.Years), 0, 0)
 	}
-	v.LockMode, v.LockRetainUntil = d.Mode, timestamppb.New(t)
-	return nil
+	return d.Mode, timestamppb.New(t), nil
 }
 
 // objectLockHeaders sets the lock headers GET and HEAD send for v.

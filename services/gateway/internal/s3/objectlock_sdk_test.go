@@ -351,3 +351,63 @@ func TestObjectRetentionAndLegalHold(t *testing.T) {
 		}
 	})
 }
+
+// A multipart object is made on Complete, so the bucket's default retention
+// is the one in force then and counts from then; an upload created with
+// retention of its own keeps it.
+func TestMultipartDefaultRetentionAtComplete(t *testing.T) {
+	e := newTestEnv(t)
+	ctx := ctxT(t)
+	e.createLockedBucket(t, "mplock")
+	own := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	start := func(key string, in *awss3.CreateMultipartUploadInput) (string, string) {
+		t.Helper()
+		in.Bucket, in.Key = aws.String("mplock"), aws.String(key)
+		up, err := e.client.CreateMultipartUpload(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		part, err := e.client.UploadPart(ctx, &awss3.UploadPartInput{
+			Bucket: aws.String("mplock"), Key: aws.String(key), UploadId: up.UploadId,
+			PartNumber: aws.Int32(1), Body: bytes.NewReader([]byte("only part")),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(up.UploadId), aws.ToString(part.ETag)
+	}
+	plainID, plainTag := start("plain", &awss3.CreateMultipartUploadInput{})
+	ownID, ownTag := start("own", &awss3.CreateMultipartUploadInput{
+		ObjectLockMode: types.ObjectLockModeCompliance, ObjectLockRetainUntilDate: aws.Time(own),
+	})
+	// The default rule arrives while the uploads are in progress.
+	if _, err := e.client.PutObjectLockConfiguration(ctx, &awss3.PutObjectLockConfigurationInput{
+		Bucket: aws.String("mplock"),
+		ObjectLockConfiguration: &types.ObjectLockConfiguration{
+			ObjectLockEnabled: types.ObjectLockEnabledEnabled,
+			Rule:              &types.ObjectLockRule{DefaultRetention: &types.DefaultRetention{Mode: types.ObjectLockRetentionModeGovernance, Days: aws.Int32(3)}},
+		},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key, id, etag string
+		mode          types.ObjectLockMode
+		until         time.Time
+	}{
+		{"plain", plainID, plainTag, types.ObjectLockModeGovernance, time.Now().AddDate(0, 0, 3)},
+		{"own", ownID, ownTag, types.ObjectLockModeCompliance, own},
+	} {
+		if _, err := e.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+			Bucket: aws.String("mplock"), Key: aws.String(c.key), UploadId: aws.String(c.id),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: []types.CompletedPart{{PartNumber: aws.Int32(1), ETag: aws.String(c.etag)}}},
+		}); err != nil {
+			t.Fatalf("complete %s: %v", c.key, err)
+		}
+		head, err := e.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String("mplock"), Key: aws.String(c.key)})
+		if err != nil || head.ObjectLockMode != c.mode || head.ObjectLockRetainUntilDate == nil ||
+			head.ObjectLockRetainUntilDate.Sub(c.until).Abs() > time.Minute {
+			t.Fatalf("%s: retention %q until %v (%v), want %s until %v", c.key, head.ObjectLockMode, head.ObjectLockRetainUntilDate, err, c.mode, c.until)
+		}
+	}
+}

@@ -219,8 +219,13 @@ func (s *Server) CompleteMultipartUpload(ctx context.Context, req *metadatav1.Co
 	for _, p := range req.GetParts() {
 		parts = append(parts, store.CompletedPart{PartNumber: int(p.GetPartNumber()), ETag: p.GetEtag(), Checksums: p.GetChecksums()})
 	}
-	v, err := s.store.CompleteMultipartUpload(ctx, req.GetBucket(), req.GetKey(), req.GetUploadId(), parts,
-		preconditionsFromProto(req.GetPreconditions()), req.GetMinPartSize())
+	opts := store.CompleteOptions{
+		Preconditions:          preconditionsFromProto(req.GetPreconditions()),
+		MinPartSize:            req.GetMinPartSize(),
+		DefaultLockMode:        req.GetDefaultLockMode(),
+		DefaultLockRetainUntil: optionalTime(req.GetDefaultLockRetainUntil()),
+	}
+	v, err := s.store.CompleteMultipartUpload(ctx, req.GetBucket(), req.GetKey(), req.GetUploadId(), parts, opts)
 	if err != nil {
 		return nil, err
 	}

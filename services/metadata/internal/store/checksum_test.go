@@ -247,7 +247,7 @@ func TestCompleteCompositeNewAlgorithm(t *testing.T) {
 		mustPutPart(t, s, u, i+1, seg)
 		parts = append(parts, CompletedPart{PartNumber: i + 1, ETag: md5hex(d), Checksums: map[string]string{ChecksumXXHASH128: b64(raw)}})
 	}
-	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, parts, Preconditions{}, 1)
+	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, parts, CompleteOptions{MinPartSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

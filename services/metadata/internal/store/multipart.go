@@ -417,7 +417,8 @@ type completedPartRef struct {
 //
 // Completing a completed upload again with the same part list returns the
 // object it made; otherwise a completed upload is ErrNoSuchUpload.
-func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart, pre Preconditions, minPartSize int64) (Version, error) {
+func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []CompletedPart, opts CompleteOptions) (Version, error) {
+	pre, minPartSize := opts.Preconditions, opts.MinPartSize
 	if err := ValidateKey(key); err != nil {
 		return Version{}, err
 	}
@@ -437,6 +438,9 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	}
 	if minPartSize < 0 {
 		return Version{}, invalid("min part size %d is negative", minPartSize)
+	}
+	if err := validateRetention(opts.DefaultLockMode, opts.DefaultLockRetainUntil); err != nil {
+		return Version{}, err
 	}
 	if minPartSize == 0 {
 		minPartSize = DefaultMinPartSize
@@ -479,6 +483,11 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 			return err
 		}
 		u.Template = t.version(b.Name, key)
+		// The object is created now, so the bucket's default retention
+		// counts from now (an upload's own retention was set at Create).
+		if u.Template.LockMode == "" && opts.DefaultLockMode != "" {
+			u.Template.LockMode, u.Template.LockRetainUntil = opts.DefaultLockMode, opts.DefaultLockRetainUntil
+		}
 		rows, err := tx.Query(ctx, "SELECT "+partColumns+" FROM multipart_parts WHERE upload_id = $1 ORDER BY part_number", uploadID)
 		if err != nil {
 			return fmt.Errorf("read parts: %w", err)
@@ -549,6 +558,20 @@ func (s *Store) CompleteMultipartUpload(ctx context.Context, bucket, key, upload
 	}
 	s.log.Debug("completed multipart upload", "bucket", b.Name, "key", key, "upload_id", uploadID, "version_id", v.VersionID)
 	return v, nil
+}
+
+// CompleteOptions are CompleteMultipartUpload's settings beyond the parts.
+type CompleteOptions struct {
+	// Preconditions are checked against the key's current version.
+	Preconditions Preconditions
+	// MinPartSize is the smallest size of every part but the last; 0 is
+	// DefaultMinPartSize.
+	MinPartSize int64
+	// DefaultLockMode and DefaultLockRetainUntil are the bucket's default
+	// retention as of this Complete, given to an upload created without
+	// retention of its own.
+	DefaultLockMode        string
+	DefaultLockRetainUntil *time.Time
 }
 
 // sameParts reports whether a repeated Complete lists the parts of the

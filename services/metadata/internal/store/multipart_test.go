@@ -145,7 +145,7 @@ func TestMultipartHappyPath(t *testing.T) {
 	parts := completed(ids, 1, 2, 3)
 	parts[1].ETag = `"` + strings.ToUpper(parts[1].ETag) + `"` // clients quote; case does not matter
 	parts[2].Checksums = map[string]string{ChecksumCRC32: crcs[3]}
-	v, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, parts, Preconditions{}, 0)
+	v, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, parts, CompleteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,11 +194,11 @@ func TestMultipartHappyPath(t *testing.T) {
 		if _, err := s.PutPart(ctx, "mpu", "big.bin", u.UploadID, 5, partSegment("late", 1)); !errors.Is(err, ErrNoSuchUpload) {
 			t.Fatalf("put part into completed upload: %v", err)
 		}
-		again, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, completed(ids, 1, 2, 3), Preconditions{}, 0)
+		again, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, completed(ids, 1, 2, 3), CompleteOptions{})
 		if err != nil || again.VersionID != v.VersionID || again.ETag != v.ETag {
 			t.Fatalf("repeated complete: %+v %v", again, err)
 		}
-		if _, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, completed(ids, 1, 2), Preconditions{}, 0); !errors.Is(err, ErrNoSuchUpload) {
+		if _, err := s.CompleteMultipartUpload(ctx, "mpu", "big.bin", u.UploadID, completed(ids, 1, 2), CompleteOptions{}); !errors.Is(err, ErrNoSuchUpload) {
 			t.Fatalf("complete again with other parts: %v", err)
 		}
 		if err := s.AbortMultipartUpload(ctx, "mpu", "big.bin", u.UploadID); !errors.Is(err, ErrNoSuchUpload) {
@@ -270,7 +270,7 @@ func TestCompleteErrors(t *testing.T) {
 			}
 			before := count(t, e.regional["us-east-1"], "SELECT count(*) FROM object_versions")
 			beforeQ := len(outbox(t, e, "us-east-1"))
-			_, err := s.CompleteMultipartUpload(ctx, "mpu", tt.key, id, tt.parts, tt.pre, tt.minPart)
+			_, err := s.CompleteMultipartUpload(ctx, "mpu", tt.key, id, tt.parts, CompleteOptions{Preconditions: tt.pre, MinPartSize: tt.minPart})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("got %v, want %v", err, tt.want)
 			}
@@ -367,7 +367,7 @@ func TestUploadOfMissingBucket(t *testing.T) {
 		if _, err := s.PutPart(ctx, bucket, "k", id, 1, partSegment("d", 10)); !errors.Is(err, want) {
 			t.Errorf("put part in %s: %v, want %v", bucket, err, want)
 		}
-		if _, err := s.CompleteMultipartUpload(ctx, bucket, "k", id, completed(map[int]string{1: "d"}, 1), Preconditions{}, 0); !errors.Is(err, want) {
+		if _, err := s.CompleteMultipartUpload(ctx, bucket, "k", id, completed(map[int]string{1: "d"}, 1), CompleteOptions{}); !errors.Is(err, want) {
 			t.Errorf("complete in %s: %v, want %v", bucket, err, want)
 		}
 		if err := s.AbortMultipartUpload(ctx, bucket, "k", id); !errors.Is(err, want) {
@@ -466,7 +466,7 @@ func TestAbortAndDeleteBucketWithUploads(t *testing.T) {
 	mustPutPart(t, s, u2, 2, partSegment("y2", 1))
 	done := mustCreateUpload(t, s, "mpu", "z")
 	mustPutPart(t, s, done, 1, partSegment("z1", 1))
-	if _, err := s.CompleteMultipartUpload(ctx, "mpu", "z", done.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("z1"))}}, Preconditions{}, 0); err != nil {
+	if _, err := s.CompleteMultipartUpload(ctx, "mpu", "z", done.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("z1"))}}, CompleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteBucket(ctx, "mpu", false); !errors.Is(err, ErrBucketNotEmpty) {
@@ -500,7 +500,7 @@ func TestCompleteFollowsVersioning(t *testing.T) {
 	first := mustCommit(t, s, object("mpu", "k", "first", 1))
 	u := mustCreateUpload(t, s, "mpu", "k")
 	mustPutPart(t, s, u, 1, partSegment("m1", 1))
-	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("m1"))}}, Preconditions{IfMatch: "etag-first"}, 0)
+	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("m1"))}}, CompleteOptions{Preconditions: Preconditions{IfMatch: "etag-first"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestFullObjectChecksum(t *testing.T) {
 		parts = append(parts, CompletedPart{PartNumber: i + 1, ETag: md5hex(d)})
 		whole = append(whole, d...)
 	}
-	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, parts, Preconditions{}, 1)
+	v, err := s.CompleteMultipartUpload(ctx, "mpu", "k", u.UploadID, parts, CompleteOptions{MinPartSize: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

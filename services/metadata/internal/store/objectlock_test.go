@@ -171,6 +171,35 @@ func TestObjectLock(t *testing.T) {
 		}
 	})
 
+	t.Run("default retention given on complete", func(t *testing.T) {
+		own := Version{LockMode: LockCompliance, LockRetainUntil: &future}
+		later := future.Add(time.Hour)
+		def := CompleteOptions{DefaultLockMode: LockGovernance, DefaultLockRetainUntil: &later}
+		for key, tmpl := range map[string]Version{"mp-default": {}, "mp-own": own} {
+			u, err := s.CreateMultipartUpload(ctx, Upload{Bucket: "worm", Key: key, Template: tmpl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPutPart(t, s, u, 1, partSegment(key+"-p1", 7))
+			parts := completed(map[int]string{1: key + "-p1"}, 1)
+			if _, err := s.CompleteMultipartUpload(ctx, "worm", key, u.UploadID, parts,
+				CompleteOptions{DefaultLockMode: LockGovernance}); !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("%s: default mode without a date: %v", key, err)
+			}
+			v, err := s.CompleteMultipartUpload(ctx, "worm", key, u.UploadID, parts, def)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, wantUntil := LockGovernance, later
+			if key == "mp-own" {
+				want, wantUntil = LockCompliance, future
+			}
+			if got := mustGet(t, s, "worm", key, v.VersionID); got.LockMode != want || !got.LockRetainUntil.Equal(wantUntil) {
+				t.Fatalf("%s: retention %q %v, want %q %v", key, got.LockMode, got.LockRetainUntil, want, wantUntil)
+			}
+		}
+	})
+
 	// A locked version keeps its bucket from being deleted.
 	if err := s.DeleteBucket(ctx, "worm", false); !errors.Is(err, ErrBucketNotEmpty) {
 		t.Fatalf("delete bucket: %v", err)

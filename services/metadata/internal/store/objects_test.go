@@ -518,7 +518,7 @@ func TestWebsiteRedirectPerVersion(t *testing.T) {
 		t.Fatalf("upload template %+v %v", got.Template, err)
 	}
 	mustPutPart(t, s, u, 1, partSegment("p1", 7))
-	done, err := s.CompleteMultipartUpload(ctx, "web", "mp", u.UploadID, completed(map[int]string{1: "p1"}, 1), Preconditions{}, 0)
+	done, err := s.CompleteMultipartUpload(ctx, "web", "mp", u.UploadID, completed(map[int]string{1: "p1"}, 1), CompleteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func TestScanSegments(t *testing.T) {
 	// A completed upload is a version; its parts are gone.
 	done := mustCreateUpload(t, s, "scan-plain", "completed")
 	mustPutPart(t, s, done, 1, partSegment("c1", 1))
-	cv, err := s.CompleteMultipartUpload(ctx, "scan-plain", "completed", done.UploadID, completed(map[int]string{1: "c1"}, 1), Preconditions{}, 0)
+	cv, err := s.CompleteMultipartUpload(ctx, "scan-plain", "completed", done.UploadID, completed(map[int]string{1: "c1"}, 1), CompleteOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -539,7 +539,7 @@ func TestReplaceShard(t *testing.T) {
 			t.Fatalf("listed parts %+v, %v", res.Parts, err)
 		}
 
-		cv, err := s.CompleteMultipartUpload(ctx, "place", "big", u.UploadID, completed(ids, 1, 2), Preconditions{}, 0)
+		cv, err := s.CompleteMultipartUpload(ctx, "place", "big", u.UploadID, completed(ids, 1, 2), CompleteOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -348,7 +348,7 @@ func TestListMultipartUploadsMatchesModel(t *testing.T) {
 	}
 	done := mustCreateUpload(t, s, "ups", "c")
 	mustPutPart(t, s, done, 1, partSegment("c1", 1))
-	if _, err := s.CompleteMultipartUpload(ctx, "ups", "c", done.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("c1"))}}, Preconditions{}, 0); err != nil {
+	if _, err := s.CompleteMultipartUpload(ctx, "ups", "c", done.UploadID, []CompletedPart{{PartNumber: 1, ETag: md5hex([]byte("c1"))}}, CompleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	sort.Slice(all, func(i, j int) bool {
