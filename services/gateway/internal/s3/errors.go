@@ -25,6 +25,8 @@ type Error struct {
 	// Fields are the extra elements AWS adds to this error's XML body, in
 	// order (AWSAccessKeyId, ArgumentName, Condition, ...). Never a secret.
 	Fields []ErrorField
+	// Allow, for a 405, is the Allow header: the methods the resource takes.
+	Allow string
 }
 
 // ErrorField is one extra element of an error body: <Name>Value</Name>.
@@ -232,6 +234,14 @@ func newError(code, msg string) *Error {
 
 func errorf(code, format string, args ...any) *Error {
 	return newError(code, fmt.Sprintf(format, args...))
+}
+
+// methodNotAllowed is S3's 405 for method on a resource of resourceType
+// (SERVICE, BUCKET, OBJECT, UPLOAD), naming both in the body.
+func methodNotAllowed(method, resourceType, allow string) *Error {
+	e := newError(ErrMethodNotAllowed, "").With("Method", method).With("ResourceType", resourceType)
+	e.Allow = allow
+	return e
 }
 
 // toS3Error translates any error reaching the HTTP boundary into an S3 error:

@@ -263,10 +263,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req.trailers = res.Trailers
 	// POST Object authenticates by the signed policy inside its form.
 	anonymous := res.Anonymous && req.route.Op != OpPostObject
-	if anonymous && req.route.Err != nil {
-		h.writeError(req, newError(ErrAccessDenied, ""))
-		return
-	}
 	if res.Chunked && req.route.Op != OpPutObject && req.route.Op != OpUploadPart {
 		// Streaming payloads carry object data only (AWS refuses them elsewhere).
 		h.writeError(req, newError(ErrInvalidRequest, "The value of x-amz-content-sha256 header is invalid."))
@@ -385,6 +381,9 @@ func (h *Handler) writeError(req *request, e *Error) {
 	}
 	hdr := req.w.Header()
 	hdr.Set("Content-Type", "application/xml")
+	if e.Allow != "" {
+		hdr.Set("Allow", e.Allow)
+	}
 	if req.r.Method == http.MethodHead || e.HTTPStatus == http.StatusNotModified {
 		req.w.WriteHeader(e.HTTPStatus)
 		return

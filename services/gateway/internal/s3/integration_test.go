@@ -861,12 +861,55 @@ func TestUnsupported(t *testing.T) {
 		Expression: aws.String("select * from s3object"), ExpressionType: types.ExpressionTypeSql,
 		InputSerialization: &types.InputSerialization{}, OutputSerialization: &types.OutputSerialization{}})
 	wantAPIError(t, err, "NotImplemented", 501)
-	for _, m := range []string{"PATCH", "POST"} {
-		resp, body := do(t, e.signedRequest(t, m, "/unsup/k", nil, nil, ""))
-		checkXMLError(t, resp, body, 501, "NotImplemented")
-	}
-	resp, body := do(t, e.signedRequest(t, "PUT", "/", nil, nil, ""))
+	resp, body := do(t, e.signedRequest(t, "PATCH", "/unsup/k", nil, nil, ""))
+	checkXMLError(t, resp, body, 501, "NotImplemented")
+	resp, body = do(t, e.signedRequest(t, "PUT", "/", nil, nil, ""))
 	checkXMLError(t, resp, body, 405, "MethodNotAllowed")
+}
+
+// Requests that fit no operation get S3's answer before authorization, so
+// anonymous callers see it too; a 405 names the method and resource type.
+func TestRequestShapeErrors(t *testing.T) {
+	e := newTestEnv(t)
+	e.createBucket(t, "shape")
+	for _, c := range []struct {
+		method, target string
+		hdr            http.Header
+		status         int
+		code           string
+		fields         []string
+		allow          string
+	}{
+		{"PUT", "/shape/k?partNumber=1", nil, 400, "InvalidArgument", []string{"<ArgumentName>partNumber</ArgumentName>"}, ""},
+		{"PUT", "/shape/k?uploadId=u", nil, 405, "MethodNotAllowed", []string{"<Method>PUT</Method>", "<ResourceType>UPLOAD</ResourceType>"}, "DELETE, POST, GET"},
+		{"POST", "/", nil, 405, "MethodNotAllowed", []string{"<Method>POST</Method>", "<ResourceType>SERVICE</ResourceType>"}, ""},
+		{"POST", "/shape/k?upload", nil, 405, "MethodNotAllowed", []string{"<ResourceType>OBJECT</ResourceType>"}, ""},
+		{"GET", "/shape/k?uploads", nil, 400, "InvalidRequest", nil, ""},
+		{"GET", "/shape/k?versions", nil, 400, "InvalidRequest", nil, ""},
+		{"DELETE", "/shape/k", http.Header{"X-Amz-Copy-Source": {"shape/other"}}, 400, "InvalidArgument", []string{"<ArgumentValue>shape/other</ArgumentValue>"}, ""},
+	} {
+		for _, signed := range []bool{true, false} {
+			var req *http.Request
+			if signed {
+				req = e.signedRequest(t, c.method, c.target, nil, c.hdr, "")
+			} else {
+				req, _ = http.NewRequest(c.method, e.srv.URL+c.target, nil)
+				for k, v := range c.hdr {
+					req.Header[k] = v
+				}
+			}
+			resp, body := do(t, req)
+			checkXMLError(t, resp, body, c.status, c.code)
+			for _, f := range c.fields {
+				if !strings.Contains(string(body), f) {
+					t.Errorf("%s %s (signed %v): body lacks %s: %s", c.method, c.target, signed, f, body)
+				}
+			}
+			if got := resp.Header.Get("Allow"); got != c.allow {
+				t.Errorf("%s %s: Allow %q, want %q", c.method, c.target, got, c.allow)
+			}
+		}
+	}
 }
 
 func TestPutBodyChecks(t *testing.T) {

@@ -216,11 +216,8 @@ func parsePartNumber(q url.Values) (int32, *Error) {
 }
 
 // partTarget reads the part number and upload id of UploadPart and
-// UploadPartCopy.
+// UploadPartCopy (the route has both: see shapeError).
 func partTarget(q url.Values) (int32, string, *Error) {
-	if _, ok := q["uploadId"]; !ok {
-		return 0, "", newError(ErrInvalidArgument, "This operation does not accept partNumber without uploadId")
-	}
 	n, e := parsePartNumber(q)
 	if e != nil {
 		return 0, "", e

@@ -95,14 +95,18 @@ func resolve(r *http.Request, domains []string) route {
 		}
 	}
 
-	switch {
-	case rt.Bucket == "":
+	if rt.Bucket == "" {
 		if r.Method == http.MethodGet {
 			rt.Op = OpListBuckets
-			return rt
+		} else {
+			rt.Err = methodNotAllowed(r.Method, "SERVICE", "")
 		}
-		rt.Err = newError(ErrMethodNotAllowed, "")
 		return rt
+	}
+	if rt.Err = shapeError(r, q, rt.Key != ""); rt.Err != nil {
+		return rt
+	}
+	switch {
 	case rt.Key == "":
 		rt.Op = bucketOp(r.Method, q)
 	default:
@@ -122,6 +126,60 @@ func resolve(r *http.Request, domains []string) route {
 		}
 	}
 	return rt
+}
+
+// shapeError is S3's answer to a request whose method, query and headers
+// fit no operation. It comes before authorization, which needs an operation
+// to authorize (so anonymous callers see it too).
+func shapeError(r *http.Request, q url.Values, object bool) *Error {
+	_, uploadID := q["uploadId"]
+	_, partNumber := q["partNumber"]
+	if src := r.Header.Get("x-amz-copy-source"); src != "" {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodDelete:
+			return copySourceNotAllowed(src)
+		case http.MethodPost:
+			if uploadID {
+				return copySourceNotAllowed(src)
+			}
+		}
+	}
+	if !object {
+		return nil
+	}
+	switch r.Method {
+	case http.MethodPut:
+		if partNumber && !uploadID {
+			return newError(ErrInvalidArgument, "This operation does not accept partNumber without uploadId").
+				With("ArgumentName", "partNumber").With("ArgumentValue", "partNumber")
+		}
+		if uploadID && !partNumber {
+			return methodNotAllowed(r.Method, "UPLOAD", "DELETE, POST, GET")
+		}
+	case http.MethodGet:
+		if _, ok := q["uploads"]; ok {
+			return newError(ErrInvalidRequest, "Key is not expected for the GET method ?uploads subresource")
+		}
+		if _, ok := q["versions"]; ok {
+			return newError(ErrInvalidRequest, "There is no such thing as the ?versions sub-resource for a key")
+		}
+	case http.MethodPost:
+		for _, k := range []string{"uploads", "uploadId", "restore", "select", "renameObject"} {
+			if _, ok := q[k]; ok {
+				return nil
+			}
+		}
+		if len(q) == 0 {
+			return methodNotAllowed(r.Method, "SERVICE", "")
+		}
+		return methodNotAllowed(r.Method, "OBJECT", "")
+	}
+	return nil
+}
+
+func copySourceNotAllowed(src string) *Error {
+	return newError(ErrInvalidArgument, "You can only specify a copy source header for copy requests.").
+		With("ArgumentName", "x-amz-copy-source").With("ArgumentValue", src)
 }
 
 func hasSubresource(q url.Values) (string, bool) {
