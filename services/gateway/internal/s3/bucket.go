@@ -87,6 +87,10 @@ func (h *Handler) locationError(loc string) *Error {
 		loc = "eu-west-1" // the legacy alias
 	}
 	switch {
+	case loc == defaultRegion:
+		// As on AWS: us-east-1 is never named, a bucket there has no
+		// location constraint.
+		return newError(ErrInvalidLocationConstraint, "").With("LocationConstraint", loc)
 	case loc == h.cfg.Region:
 		return nil
 	case loc == "" && h.cfg.Region == defaultRegion:

@@ -312,10 +312,17 @@ func TestBuckets(t *testing.T) {
 			})
 			wantAPIError(t, err, tt.code, 400)
 		}
+		// AWS never takes us-east-1 as a location constraint: a bucket there
+		// is created without one.
 		cfg := `<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>`
 		resp, body := do(t, e.signedRequest(t, "PUT", "/located", []byte(cfg), nil, ""))
+		checkXMLError(t, resp, body, 400, "InvalidLocationConstraint")
+		if !strings.Contains(string(body), "<LocationConstraint>us-east-1</LocationConstraint>") {
+			t.Fatalf("error body lacks the constraint: %s", body)
+		}
+		resp, body = do(t, e.signedRequest(t, "PUT", "/located", []byte(`<CreateBucketConfiguration/>`), nil, ""))
 		if resp.StatusCode != 200 || resp.Header.Get("Location") != "/located" {
-			t.Fatalf("create with own region: %d %s", resp.StatusCode, body)
+			t.Fatalf("create without a constraint: %d %s", resp.StatusCode, body)
 		}
 		resp, body = do(t, e.signedRequest(t, "PUT", "/malformed", []byte("<CreateBucketConfiguration><Loc"), nil, ""))
 		checkXMLError(t, resp, body, 400, "MalformedXML")
