@@ -72,8 +72,24 @@ func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload 
 		if r.ContentLength == 0 && body == http.NoBody && !strings.EqualFold(payload, emptySHA256) {
 			return errSHA256Mismatch(payload, emptySHA256)
 		}
-		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want}, r.ContentLength
+		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want, claimed: payload}, r.ContentLength
 	}
+	return nil
+}
+
+// attachClaimedBody is attachBody for an anonymous request whose
+// x-amz-content-sha256 is no keyword and no sha256: S3 does not refuse it
+// (nothing was signed with it) but hashes the body, which cannot match.
+func attachClaimedBody(res *Result, r *http.Request, claimed string) error {
+	body := r.Body
+	if body == nil {
+		body = http.NoBody
+	}
+	res.Trailers = func() http.Header { return nil }
+	if r.ContentLength == 0 && body == http.NoBody {
+		return errSHA256Mismatch(truncate(claimed), emptySHA256)
+	}
+	res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), claimed: truncate(claimed)}, r.ContentLength
 	return nil
 }
 
@@ -119,7 +135,9 @@ type hashReader struct {
 	r    io.ReadCloser
 	h    hash.Hash
 	want []byte
-	err  error // sticky io.EOF or mismatch
+	// claimed is the client's value as sent, shown in a mismatch.
+	claimed string
+	err     error // sticky io.EOF or mismatch
 }
 
 func (h *hashReader) Read(p []byte) (int, error) {
@@ -130,8 +148,8 @@ func (h *hashReader) Read(p []byte) (int, error) {
 	h.h.Write(p[:n])
 	if err == io.EOF {
 		h.err = io.EOF
-		if got := h.h.Sum(nil); !bytes.Equal(got, h.want) {
-			h.err = errSHA256Mismatch(hex.EncodeToString(h.want), hex.EncodeToString(got))
+		if got := h.h.Sum(nil); h.want == nil || !bytes.Equal(got, h.want) {
+			h.err = errSHA256Mismatch(h.claimed, hex.EncodeToString(got))
 		}
 		return n, h.err
 	}

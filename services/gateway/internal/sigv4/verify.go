@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -218,6 +219,15 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 	if vs := hdrs["x-amz-content-sha256"]; len(vs) > 0 {
 		payload = vs[0]
 		if err := checkPayloadValue(payload); err != nil {
+			var e *Error
+			if errors.As(err, &e) && e.Code == CodeInvalidArgument {
+				// Not a keyword and not a sha256: a claim the body fails.
+				res := &Result{Anonymous: true}
+				if err := attachClaimedBody(res, r, payload); err != nil {
+					return nil, err
+				}
+				return res, nil
+			}
 			return nil, err
 		}
 	}

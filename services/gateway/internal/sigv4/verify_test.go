@@ -379,6 +379,11 @@ func TestVerifyAnonymous(t *testing.T) {
 		{"declared hash ok", sha256Hex([]byte("abc")), []byte("abc"), "", ""},
 		{"declared hash wrong", sha256Hex([]byte("abd")), []byte("abc"), "", CodeXAmzContentSHA256Mismatch},
 		{"signed streaming", streamingSigned, []byte("x"), CodeInvalidRequest, ""},
+		// Without a signature a value that is no sha256 is a claim the
+		// body cannot meet, not a malformed argument.
+		{"not a hash, empty body", "incorrect_hash", nil, CodeXAmzContentSHA256Mismatch, ""},
+		{"not a hash, body", "incorrect_hash", []byte("abc"), "", CodeXAmzContentSHA256Mismatch},
+		{"sigv4a streaming", streamingECDSA, []byte("x"), CodeNotImplemented, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
