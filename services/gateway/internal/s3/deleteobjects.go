@@ -39,9 +39,11 @@ type deleteRequest struct {
 }
 
 type deletedEntry struct {
-	Key                   string `xml:"Key"`
-	VersionID             string `xml:"VersionId,omitempty"`
-	DeleteMarker          bool   `xml:"DeleteMarker,omitempty"`
+	Key       string `xml:"Key"`
+	VersionID string `xml:"VersionId,omitempty"`
+	// DeleteMarker: true when the delete made or removed a delete marker,
+	// false when it removed a version that was not one (named by id).
+	DeleteMarker          *bool  `xml:"DeleteMarker,omitempty"`
 	DeleteMarkerVersionID string `xml:"DeleteMarkerVersionId,omitempty"`
 }
 
@@ -222,8 +224,11 @@ func (h *Handler) deleteOne(req *request, b *metadatav1.Bucket, pol *policy, key
 		return fail(e)
 	}
 	d := &deletedEntry{Key: key, VersionID: versionID}
+	if versionID != "" || resp.GetDeleteMarker() {
+		marker := resp.GetDeleteMarker()
+		d.DeleteMarker = &marker
+	}
 	if resp.GetDeleteMarker() {
-		d.DeleteMarker = true
 		d.DeleteMarkerVersionID = resp.GetVersionId()
 		if versionID != "" {
 			d.DeleteMarkerVersionID = versionID

@@ -45,7 +45,7 @@ func TestDeleteObjects(t *testing.T) {
 	deleted := map[string]bool{}
 	for _, d := range out.Deleted {
 		deleted[aws.ToString(d.Key)] = true
-		if aws.ToBool(d.DeleteMarker) || d.VersionId != nil {
+		if d.DeleteMarker != nil || d.VersionId != nil {
 			t.Fatalf("unversioned delete reports %+v", d)
 		}
 	}
@@ -157,7 +157,8 @@ func TestDeleteObjectsVersioned(t *testing.T) {
 	for _, d := range out.Deleted {
 		byKey[aws.ToString(d.Key)] = d
 	}
-	if d := byKey["a"]; aws.ToString(d.VersionId) != v1 || aws.ToBool(d.DeleteMarker) {
+	// A version named by id says it was not a delete marker.
+	if d := byKey["a"]; aws.ToString(d.VersionId) != v1 || d.DeleteMarker == nil || *d.DeleteMarker {
 		t.Fatalf("version delete: %+v", d)
 	}
 	marker := byKey["b"]
