@@ -64,32 +64,20 @@ func attachBody(res *Result, r *http.Request, hdrs map[string][]string, payload 
 		cr := newChunkedReader(body, s, trailer, names, decoded)
 		res.Body, res.DecodedLength, res.Trailers, res.Chunked = cr, decoded, cr.trailersAfterEOF, true
 	default:
-		want, err := hex.DecodeString(payload) // validated by checkPayloadValue
-		if err != nil {
-			return newError(CodeInvalidArgument, "x-amz-content-sha256 is not a valid sha256 value.")
+		// A declared sha256 (checkPayloadValue vetted signed requests'). A
+		// value that is none, which only an anonymous request can send,
+		// leaves want nil: a claim no body meets.
+		want, err := hex.DecodeString(payload)
+		if err != nil || len(want) != sha256.Size {
+			want = nil
 		}
+		claimed := truncate(payload)
 		// Nothing will be read from an empty body, so check its hash now.
-		if r.ContentLength == 0 && body == http.NoBody && !strings.EqualFold(payload, emptySHA256) {
-			return errSHA256Mismatch(payload, emptySHA256)
+		if r.ContentLength == 0 && body == http.NoBody && (want == nil || !strings.EqualFold(payload, emptySHA256)) {
+			return errSHA256Mismatch(claimed, emptySHA256)
 		}
-		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want, claimed: payload}, r.ContentLength
+		res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), want: want, claimed: claimed}, r.ContentLength
 	}
-	return nil
-}
-
-// attachClaimedBody is attachBody for an anonymous request whose
-// x-amz-content-sha256 is no keyword and no sha256: S3 does not refuse it
-// (nothing was signed with it) but hashes the body, which cannot match.
-func attachClaimedBody(res *Result, r *http.Request, claimed string) error {
-	body := r.Body
-	if body == nil {
-		body = http.NoBody
-	}
-	res.Trailers = func() http.Header { return nil }
-	if r.ContentLength == 0 && body == http.NoBody {
-		return errSHA256Mismatch(truncate(claimed), emptySHA256)
-	}
-	res.Body, res.DecodedLength = &hashReader{r: body, h: sha256.New(), claimed: truncate(claimed)}, r.ContentLength
 	return nil
 }
 

@@ -218,16 +218,9 @@ func (v *Verifier) anonymous(r *http.Request) (*Result, error) {
 	payload := unsignedPayload
 	if vs := hdrs["x-amz-content-sha256"]; len(vs) > 0 {
 		payload = vs[0]
-		if err := checkPayloadValue(payload); err != nil {
-			var e *Error
-			if errors.As(err, &e) && e.Code == CodeInvalidArgument {
-				// Not a keyword and not a sha256: a claim the body fails.
-				res := &Result{Anonymous: true}
-				if err := attachClaimedBody(res, r, payload); err != nil {
-					return nil, err
-				}
-				return res, nil
-			}
+		// Nothing signed it, so a value that is no keyword and no sha256 is
+		// not refused: attachBody holds the body to it, which fails.
+		if err := checkPayloadValue(payload); err != nil && !isArgumentError(err) {
 			return nil, err
 		}
 	}
@@ -569,6 +562,12 @@ func payloadHash(presigned bool, hdrs map[string][]string) (string, error) {
 		return "", err
 	}
 	return vs[0], nil
+}
+
+// isArgumentError reports whether err is checkPayloadValue's InvalidArgument.
+func isArgumentError(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeInvalidArgument
 }
 
 func checkPayloadValue(p string) error {
